@@ -15,12 +15,21 @@ namespace ReSTE.Runtime.Estimators
     /// </summary>
     public static class EstimatorAutograd
     {
+        // The gradient returned to libtorch must outlive backward until libtorch has copied it, which it does as soon
+        // as backward returns, on the same thread, before it calls anything else. Each thread therefore disposes the
+        // wrappers it returned earlier when it next enters a backward: at most one per thread stays alive.
+        [ThreadStatic] static List<Tensor>? _returnedOnThisThread;
+
         /// <summary>
         /// Computes the gradient of the saved input from the incoming gradient. <paramref name="nonTensorArguments"/>
         /// is how many non-tensor arguments followed the tensor in <c>apply</c>: each gets a null gradient.
         /// </summary>
         public static List<Tensor> Backward(AutogradContext ctx, Tensor gradOutput, int nonTensorArguments, Func<Tensor, Tensor, Tensor> gradient)
         {
+            var returned = _returnedOnThisThread ??= new List<Tensor>(1);
+            foreach (var t in returned) t.Dispose();
+            returned.Clear();
+
             Tensor result;
             using (var scope = NewDisposeScope())
             {
@@ -29,6 +38,9 @@ namespace ReSTE.Runtime.Estimators
                 scope.Attach(gradOutput);
                 result = gradient(saved[0], gradOutput).MoveToOuterDisposeScope();
             }
+            // Owned here from now on, whatever scope the caller's thread has open.
+            result.DetachFromDisposeScope();
+            returned.Add(result);
             var grads = new List<Tensor>(1 + nonTensorArguments) { result };
             for (int i = 0; i < nonTensorArguments; i++) grads.Add(null!);
             return grads;

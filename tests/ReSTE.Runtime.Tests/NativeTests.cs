@@ -1,0 +1,124 @@
+using System;
+using System.IO;
+using System.Linq;
+using ReSTE.Build;
+using ReSTE.Runtime.Native;
+using Xunit;
+
+namespace ReSTE.Runtime.Tests
+{
+    public class NativeTests
+    {
+        const string Version = "GLIBCXX_3.4.32";
+
+        static string PackagedLibTorchSharp()
+        {
+            // The unpatched original, from the NuGet package folder (read only here, never written).
+            var home = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+            var path = Path.Combine(home, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+            Assert.True(File.Exists(path), $"TorchSharp's native library is not at {path}");
+            return path;
+        }
+
+        [Fact]
+        public void The_packaged_library_requires_GLIBCXX_3_4_32_strongly()
+        {
+            if (!OperatingSystem.IsLinux()) return;
+            var needs = ElfVersionNeeds.Read(File.ReadAllBytes(PackagedLibTorchSharp()), "libLibTorchSharp.so");
+            var need = Assert.Single(needs, n => n.Version == Version);
+            Assert.Equal("libstdc++.so.6", need.File);
+            Assert.False(need.IsWeak);
+        }
+
+        [Fact]
+        public void Marking_weak_changes_only_that_requirement_and_is_idempotent()
+        {
+            if (!OperatingSystem.IsLinux()) return;
+            var original = File.ReadAllBytes(PackagedLibTorchSharp());
+            var patched = (byte[])original.Clone();
+            Assert.Equal(WeakPatchResult.Patched, ElfVersionNeeds.MarkWeak(patched, Version, "copy"));
+            int changed = Enumerable.Range(0, original.Length).Count(i => original[i] != patched[i]);
+            Assert.Equal(1, changed); // one byte of one vna_flags field
+            var before = ElfVersionNeeds.Read(original, "original");
+            var after = ElfVersionNeeds.Read(patched, "patched");
+            Assert.Equal(before.Count, after.Count);
+            for (int i = 0; i < before.Count; i++)
+                Assert.Equal(before[i].Version == Version || before[i].IsWeak, after[i].IsWeak);
+            Assert.Equal(WeakPatchResult.AlreadyWeak, ElfVersionNeeds.MarkWeak(patched, Version, "copy"));
+            Assert.Equal(WeakPatchResult.NotRequired, ElfVersionNeeds.MarkWeak(patched, "GLIBCXX_9.9.99", "copy"));
+        }
+
+        [Fact]
+        public void The_build_output_library_is_patched_only_where_the_system_lacks_the_version()
+        {
+            if (!OperatingSystem.IsLinux()) return;
+            var output = Directory.GetFiles(AppContext.BaseDirectory, "libLibTorchSharp.so", SearchOption.AllDirectories).Single();
+            var need = ElfVersionNeeds.Read(File.ReadAllBytes(output), output).Single(n => n.Version == Version);
+            var libstdcxx = ElfVersionNeeds.FindSystemLibStdCxx();
+            bool systemHasIt = libstdcxx != null && ElfVersionNeeds.FileDefinesVersion(libstdcxx, Version);
+            Assert.Equal(!systemHasIt, need.IsWeak);
+            // And the package cache still holds the original.
+            Assert.False(ElfVersionNeeds.Read(File.ReadAllBytes(PackagedLibTorchSharp()), "package").Single(n => n.Version == Version).IsWeak);
+        }
+
+        [Fact]
+        public void Patching_a_file_replaces_it_atomically_instead_of_writing_through_a_link()
+        {
+            if (!OperatingSystem.IsLinux()) return;
+            var dir = Directory.CreateTempSubdirectory("reste-elf-");
+            try
+            {
+                var source = Path.Combine(dir.FullName, "cache.so");
+                File.Copy(PackagedLibTorchSharp(), source);
+                var linked = Path.Combine(dir.FullName, "output.so");
+                File.CreateSymbolicLink(linked, source);
+                Assert.Equal(WeakPatchResult.Patched, ElfVersionNeeds.MarkWeakInFile(linked, Version));
+                Assert.False(new FileInfo(linked).Attributes.HasFlag(FileAttributes.ReparsePoint)); // replaced, not written through
+                Assert.False(ElfVersionNeeds.Read(File.ReadAllBytes(source), "source").Single(n => n.Version == Version).IsWeak);
+                Assert.True(ElfVersionNeeds.Read(File.ReadAllBytes(linked), "patched").Single(n => n.Version == Version).IsWeak);
+            }
+            finally { dir.Delete(true); }
+        }
+
+        [Fact]
+        public void A_libstdcxx_that_defines_the_version_is_recognised()
+        {
+            var path = Path.GetTempFileName();
+            try
+            {
+                File.WriteAllBytes(path, System.Text.Encoding.ASCII.GetBytes("xx\0GLIBCXX_3.4.31\0GLIBCXX_3.4.32\0yy"));
+                Assert.True(ElfVersionNeeds.FileDefinesVersion(path, Version));
+                File.WriteAllBytes(path, System.Text.Encoding.ASCII.GetBytes("xx\0GLIBCXX_3.4.30\0GLIBCXX_3.4.320\0"));
+                Assert.False(ElfVersionNeeds.FileDefinesVersion(path, Version));
+            }
+            finally { File.Delete(path); }
+        }
+
+        [Fact]
+        public void Non_ELF_and_truncated_files_are_clear_errors()
+        {
+            Assert.Contains("'x.so' is not an ELF file", Assert.Throws<InvalidDataException>(() => ElfVersionNeeds.Read(new byte[100], "x.so")).Message);
+            if (!OperatingSystem.IsLinux()) return;
+            var truncated = File.ReadAllBytes(PackagedLibTorchSharp()).AsSpan(0, 4096).ToArray();
+            Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => ElfVersionNeeds.Read(truncated, "cut.so")).Message);
+        }
+
+        [Fact]
+        public void LIBTORCH_PATH_errors_name_the_folder()
+        {
+            var missing = Path.Combine(Path.GetTempPath(), "no-such-libtorch-" + Guid.NewGuid().ToString("N"));
+            Assert.Contains(missing, Assert.Throws<DirectoryNotFoundException>(() => LibTorch.LoadFrom(missing)).Message);
+            var empty = Directory.CreateTempSubdirectory("reste-libtorch-");
+            try { Assert.Contains("holds no libtorch.so", Assert.Throws<FileNotFoundException>(() => LibTorch.LoadFrom(empty.FullName)).Message); }
+            finally { empty.Delete(true); }
+        }
+
+        [Fact]
+        public void Unknown_devices_are_rejected_by_name()
+        {
+            Assert.Contains("'tpu'", Assert.Throws<ArgumentException>(() => LibTorch.Initialize("tpu")).Message);
+            Assert.Equal(TorchSharp.DeviceType.CPU, LibTorch.Initialize("cpu").type);
+        }
+    }
+}
