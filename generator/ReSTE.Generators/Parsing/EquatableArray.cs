@@ -1,0 +1,62 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+
+namespace ReSTE.Generators.Parsing
+{
+    /// <summary>
+    /// An immutable array compared by its elements, so that models holding it are value-equatable and the incremental
+    /// pipeline can tell an unchanged model from a changed one.
+    /// </summary>
+    internal readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IEnumerable<T>
+        where T : IEquatable<T>
+    {
+        public static readonly EquatableArray<T> Empty = new(ImmutableArray<T>.Empty);
+
+        readonly ImmutableArray<T> _items;
+
+        public EquatableArray(ImmutableArray<T> items) => _items = items;
+
+        public ImmutableArray<T> Items => _items.IsDefault ? ImmutableArray<T>.Empty : _items;
+        public int Count => Items.Length;
+        public T this[int index] => Items[index];
+
+        public bool Equals(EquatableArray<T> other)
+        {
+            var a = Items;
+            var b = other.Items;
+            if (a.Length != b.Length) return false;
+            for (int i = 0; i < a.Length; i++)
+                if (!EqualityComparer<T>.Default.Equals(a[i], b[i])) return false;
+            return true;
+        }
+
+        public override bool Equals(object? obj) => obj is EquatableArray<T> other && Equals(other);
+
+        public override int GetHashCode()
+        {
+            int hash = 17;
+            foreach (var item in Items) hash = unchecked(hash * 31 + (item is null ? 0 : item.GetHashCode()));
+            return hash;
+        }
+
+        public ImmutableArray<T>.Enumerator GetEnumerator() => Items.GetEnumerator();
+        IEnumerator<T> IEnumerable<T>.GetEnumerator() => ((IEnumerable<T>)Items).GetEnumerator();
+        IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable)Items).GetEnumerator();
+
+        public static bool operator ==(EquatableArray<T> left, EquatableArray<T> right) => left.Equals(right);
+        public static bool operator !=(EquatableArray<T> left, EquatableArray<T> right) => !left.Equals(right);
+    }
+
+    internal static class EquatableArray
+    {
+        public static EquatableArray<T> From<T>(IEnumerable<T> items) where T : IEquatable<T> => new(ImmutableArray.CreateRange(items));
+    }
+}
+
+namespace System.Runtime.CompilerServices
+{
+    /// <summary>Lets netstandard2.0 compile records and init accessors.</summary>
+    internal static class IsExternalInit { }
+}
