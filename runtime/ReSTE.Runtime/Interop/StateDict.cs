@@ -1,0 +1,94 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ReSTE.Runtime.Interop
+{
+    /// <summary>Loads named tensors into a model's parameters and buffers, strictly.</summary>
+    public static class StateDict
+    {
+        /// <summary>
+        /// Copies <paramref name="source"/> into <paramref name="model"/>'s state (parameters and buffers, by their
+        /// PyTorch-style names). <paramref name="map"/> turns a source name into ours (null: the tensor is not ours and
+        /// is dropped on purpose). Any of our tensors left without a value, any source tensor that names nothing of
+        /// ours and any shape mismatch is an <see cref="InvalidDataException"/> that lists them by name.
+        /// </summary>
+        public static void Load(nn.Module model, IReadOnlyDictionary<string, Tensor> source, Func<string, string?>? map = null, string sourceName = "the weights")
+        {
+            var ours = model.state_dict();
+            var assigned = new Dictionary<string, (string From, Tensor Value)>(StringComparer.Ordinal);
+            var extra = new List<string>();
+            var misShaped = new List<string>();
+            var misShapedTargets = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (name, value) in source)
+            {
+                var target = map is null ? name : map(name);
+                if (target is null) continue;
+                if (!ours.TryGetValue(target, out var mine)) { extra.Add(name == target ? name : $"{name} (as {target})"); continue; }
+                if (assigned.ContainsKey(target)) { extra.Add($"{name} (a second value for {target})"); continue; }
+                if (!mine.shape.SequenceEqual(value.shape))
+                {
+                    misShaped.Add($"{name}: [{string.Join(", ", value.shape)}] where {target} is [{string.Join(", ", mine.shape)}]");
+                    misShapedTargets.Add(target);
+                    continue;
+                }
+                assigned[target] = (name, value);
+            }
+            var missing = ours.Keys.Where(k => !assigned.ContainsKey(k) && !misShapedTargets.Contains(k)).ToList();
+            if (missing.Count + extra.Count + misShaped.Count > 0)
+            {
+                var parts = new List<string>();
+                if (missing.Count > 0) parts.Add($"missing {string.Join(", ", missing)}");
+                if (extra.Count > 0) parts.Add($"unexpected {string.Join(", ", extra)}");
+                if (misShaped.Count > 0) parts.Add($"mis-shaped {string.Join("; ", misShaped)}");
+                throw new InvalidDataException($"Cannot load {sourceName} into {model.GetName()}: {string.Join("; ", parts)}.");
+            }
+            using var noGrad = no_grad();
+            foreach (var (target, (_, value)) in assigned)
+            {
+                var mine = ours[target];
+                mine.copy_(value.to(mine.dtype));
+            }
+        }
+
+        /// <summary>The model's state (parameters and buffers) by name.</summary>
+        public static Dictionary<string, Tensor> Of(nn.Module model) => model.state_dict();
+    }
+
+    /// <summary>
+    /// Maps the parameter and buffer names of the official PyTorch ReSTE models onto ours. Our CIFAR models name their
+    /// parts as the reference does (<c>conv1</c>, <c>bn1</c>, <c>layer1.0.conv1</c>, <c>layer1.0.bn1</c>, …,
+    /// <c>bn2</c>, <c>linear</c>), so the mapping removes what wraps the reference's names: the <c>module.</c> prefix
+    /// of <c>nn.DataParallel</c> and the <c>state_dict</c> / <c>model.</c> prefixes of some checkpoints. Buffers that
+    /// hold no learned value (<c>num_batches_tracked</c>) are dropped when the model has none of its own.
+    /// </summary>
+    public static class ReferenceNames
+    {
+        static readonly string[] Prefixes = { "module.", "state_dict.", "model." };
+
+        /// <summary>Our name for a reference name, or null to drop it.</summary>
+        public static string? Map(string referenceName, IReadOnlyCollection<string> ourNames)
+        {
+            var name = referenceName;
+            bool changed = true;
+            while (changed)
+            {
+                changed = false;
+                foreach (var p in Prefixes)
+                    if (name.StartsWith(p, StringComparison.Ordinal) && !ourNames.Contains(name)) { name = name[p.Length..]; changed = true; }
+            }
+            if (name.EndsWith(".num_batches_tracked", StringComparison.Ordinal) && !ourNames.Contains(name)) return null;
+            return name;
+        }
+
+        /// <summary>Loads a reference state dict (as read from safetensors) into <paramref name="model"/>.</summary>
+        public static void Load(nn.Module model, IReadOnlyDictionary<string, Tensor> reference, string sourceName)
+        {
+            var ours = model.state_dict().Keys.ToHashSet(StringComparer.Ordinal);
+            StateDict.Load(model, reference, n => Map(n, ours), sourceName);
+        }
+    }
+}
