@@ -1,0 +1,106 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using ReSTE.Runtime.Interop;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ReSTE.Runtime.Training
+{
+    /// <summary>
+    /// A training checkpoint as one safetensors file: the model's state under <c>model.</c>, the optimizer's momentum
+    /// under <c>momentum.</c>, and in the metadata where training stands (the next epoch and step, the best top-1, the
+    /// partial sums of an interrupted epoch) and the settings that fix the schedule. Written atomically: to a
+    /// temporary file in the same folder, flushed, then renamed over the old one, so a crash leaves the last good one.
+    /// </summary>
+    public sealed class Checkpoint : IDisposable
+    {
+        public const string ModelPrefix = "model.";
+        public const string MomentumPrefix = "momentum.";
+        public const string FormatVersion = "reste-checkpoint-1";
+
+        public Checkpoint(Dictionary<string, Tensor> model, Dictionary<string, Tensor> momentum, Dictionary<string, string> metadata)
+        {
+            Model = model; Momentum = momentum; Metadata = metadata;
+        }
+
+        public Dictionary<string, Tensor> Model { get; }
+        public Dictionary<string, Tensor> Momentum { get; }
+        public Dictionary<string, string> Metadata { get; }
+
+        /// <summary>The next epoch to run (from 0).</summary>
+        public int Epoch => Int("epoch");
+        /// <summary>The next step of that epoch (0 unless the run was interrupted inside it).</summary>
+        public int Step => Int("step");
+        public double BestTop1 => Double("best_top1");
+        public int BestEpoch => Int("best_epoch");
+
+        public int Int(string key) => int.Parse(Get(key), CultureInfo.InvariantCulture);
+        public double Double(string key) => double.Parse(Get(key), CultureInfo.InvariantCulture);
+        public string Get(string key) => Metadata.TryGetValue(key, out var v) ? v
+            : throw new InvalidDataException($"Checkpoint lacks metadata '{key}'.");
+
+        /// <summary>Writes <paramref name="path"/> atomically (temporary file, flush, rename).</summary>
+        public static void Save(string path, nn.Module model, MomentumSgd? optimizer, IReadOnlyDictionary<string, string> metadata)
+        {
+            var tensors = new List<KeyValuePair<string, Tensor>>();
+            foreach (var (name, t) in model.state_dict()) tensors.Add(new(ModelPrefix + name, t));
+            if (optimizer is not null)
+                foreach (var (name, t) in optimizer.MomentumBuffers) tensors.Add(new(MomentumPrefix + name, t));
+            var meta = new Dictionary<string, string>(metadata) { ["format"] = FormatVersion };
+            WriteAtomically(path, stream => Safetensors.Write(stream, tensors, meta));
+        }
+
+        /// <summary>Writes a file through a temporary file in the same folder and a rename.</summary>
+        public static void WriteAtomically(string path, Action<Stream> write)
+        {
+            var full = Path.GetFullPath(path);
+            var dir = Path.GetDirectoryName(full)!;
+            Directory.CreateDirectory(dir);
+            var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+            try
+            {
+                using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+                {
+                    write(fs);
+                    fs.Flush(flushToDisk: true);
+                }
+                File.Move(tmp, full, overwrite: true);
+            }
+            catch
+            {
+                try { if (File.Exists(tmp)) File.Delete(tmp); } catch (IOException) { }
+                throw;
+            }
+        }
+
+        /// <summary>Reads a checkpoint written by <see cref="Save"/>.</summary>
+        public static Checkpoint Load(string path)
+        {
+            var file = Safetensors.Load(path);
+            if (!file.Metadata.TryGetValue("format", out var format) || format != FormatVersion)
+            {
+                file.Dispose();
+                throw new InvalidDataException($"'{path}' is not a ReSTE training checkpoint (format '{format ?? "none"}'; expected {FormatVersion}). " +
+                                               "Weights from the reference go through `eval --weights`.");
+            }
+            var model = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            var momentum = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var (name, t) in file.Tensors)
+            {
+                if (name.StartsWith(ModelPrefix, StringComparison.Ordinal)) model[name[ModelPrefix.Length..]] = t;
+                else if (name.StartsWith(MomentumPrefix, StringComparison.Ordinal)) momentum[name[MomentumPrefix.Length..]] = t;
+                else throw new InvalidDataException($"Checkpoint '{path}' holds an unexpected tensor '{name}'.");
+            }
+            return new Checkpoint(model, momentum, file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
+        }
+
+        public void Dispose()
+        {
+            foreach (var t in Model.Values) t.Dispose();
+            foreach (var t in Momentum.Values) t.Dispose();
+        }
+    }
+}

@@ -1,0 +1,277 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using ReSTE.Runtime.Data;
+using ReSTE.Runtime.Indicators;
+using ReSTE.Runtime.Interop;
+using ReSTE.Runtime.Layers;
+using ReSTE.Runtime.Schedules;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ReSTE.Runtime.Training
+{
+    /// <summary>One epoch's results, read from the device once at the epoch's end.</summary>
+    public sealed record EpochMetrics
+    {
+        /// <summary>The epoch, counted from 1.</summary>
+        public int Epoch { get; init; }
+        public int Epochs { get; init; }
+        public double LearningRate { get; init; }
+        /// <summary>The estimator's parameter in this epoch (o for ReSTE), from the first binary layer; NaN if none.</summary>
+        public double EstimatorParameter { get; init; }
+        public double TrainLoss { get; init; }
+        public double TrainTop1 { get; init; }
+        public double TestLoss { get; init; } = double.NaN;
+        public double TestTop1 { get; init; } = double.NaN;
+        public double TestTop5 { get; init; } = double.NaN;
+        public double BestTop1 { get; init; } = double.NaN;
+        public int BestEpoch { get; init; }
+        public double TrainSeconds { get; init; }
+        public double EvalSeconds { get; init; }
+        /// <summary>Training images per second over the epoch.</summary>
+        public double ImagesPerSecond { get; init; }
+        /// <summary>Mean estimating error e over binary layers (NaN when indicators are off).</summary>
+        public double EstimatingError { get; init; } = double.NaN;
+        /// <summary>Mean gradient instability s over binary layers (NaN when indicators are off).</summary>
+        public double GradientInstability { get; init; } = double.NaN;
+        /// <summary>Per-layer indicators (empty when off).</summary>
+        public IReadOnlyList<LayerIndicators> Layers { get; init; } = Array.Empty<LayerIndicators>();
+    }
+
+    /// <summary>How a run ended.</summary>
+    public enum TrainOutcome
+    {
+        Completed,
+        /// <summary>Cancelled (Ctrl-C): the state was saved at the step reached.</summary>
+        Interrupted,
+        /// <summary>The loss became NaN or infinite: stopped, the last good checkpoint kept.</summary>
+        Diverged,
+    }
+
+    public sealed record TrainResult(TrainOutcome Outcome, int EpochsDone, double BestTop1, int BestEpoch, string Message, IReadOnlyList<EpochMetrics> History);
+
+    /// <summary>Observes a run without changing it. Every member is optional.</summary>
+    public interface ITrainerHook
+    {
+        void OnStart(Trainer trainer, int startEpoch, int startStep) { }
+        /// <summary>After a step is queued (no host synchronisation happened).</summary>
+        void OnStep(int epoch, int step, int steps, int batchSize) { }
+        void OnEvalStart(int epoch) { }
+        void OnEpoch(EpochMetrics metrics) { }
+        void OnEnd(TrainResult result) { }
+    }
+
+    /// <summary>
+    /// The training loop of the reference: SGD (lr 0.1, momentum 0.9, weight decay 1e-4 on every parameter),
+    /// optional linear warm-up then cosine decay of the learning rate per epoch in closed form, cross-entropy, the
+    /// estimators' schedule advanced once per epoch, evaluation every epoch (top-1, top-5, best top-1). Each step runs
+    /// in a DisposeScope and never reads the device: loss and accuracy are summed on the device and read once per
+    /// epoch. A checkpoint is written atomically after each epoch; a cancelled run saves the step it reached; a NaN or
+    /// infinite loss stops the run and keeps the last good checkpoint.
+    /// </summary>
+    public sealed class Trainer
+    {
+        public const string CheckpointFile = "checkpoint.safetensors";
+        public const string BestWeightsFile = "best.safetensors";
+
+        readonly nn.Module<Tensor, Tensor> _model;
+        readonly DeviceCifar _train;
+        readonly DeviceCifar? _test;
+        readonly List<ITrainerHook> _hooks;
+
+        public Trainer(nn.Module<Tensor, Tensor> model, DeviceCifar train, DeviceCifar? test, TrainerOptions options, IEnumerable<ITrainerHook>? hooks = null)
+        {
+            options.Validate();
+            _model = model; _train = train; _test = test; Options = options;
+            _hooks = hooks?.ToList() ?? new List<ITrainerHook>();
+            Device = train.Device;
+        }
+
+        public TrainerOptions Options { get; }
+        public Device Device { get; }
+        public nn.Module<Tensor, Tensor> Model => _model;
+        public int StepsPerEpoch => _train.BatchCount(Options.BatchSize);
+        public string? CheckpointPath => Options.OutputDirectory is null ? null : Path.Combine(Options.OutputDirectory, CheckpointFile);
+
+        public TrainResult Run(CancellationToken cancel = default)
+        {
+            var o = Options;
+            using var optimizer = new MomentumSgd(_model.named_parameters().Select(p => (p.name, p.parameter)), o.LearningRate, o.Momentum, o.WeightDecay);
+            int startEpoch = 0, startStep = 0, bestEpoch = 0;
+            double bestTop1 = double.NaN;
+            double partialLoss = 0, partialCorrect = 0, partialSeen = 0;
+            var history = new List<EpochMetrics>();
+
+            if (o.ResumeFrom is not null)
+            {
+                using var ckpt = Checkpoint.Load(o.ResumeFrom);
+                var expected = o.ScheduleSettings();
+                var differ = expected.Where(kv => !ckpt.Metadata.TryGetValue(kv.Key, out var v) || v != kv.Value)
+                    .Select(kv => $"{kv.Key} {(ckpt.Metadata.TryGetValue(kv.Key, out var v) ? v : "unset")} in the checkpoint, {kv.Value} now").ToList();
+                if (differ.Count > 0)
+                    throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}' with another schedule: {string.Join("; ", differ)}.");
+                StateDict.Load(_model, ckpt.Model, null, $"checkpoint '{o.ResumeFrom}'");
+                optimizer.LoadMomentum(ckpt.Momentum);
+                startEpoch = ckpt.Epoch; startStep = ckpt.Step;
+                bestTop1 = ckpt.BestTop1; bestEpoch = ckpt.BestEpoch;
+                partialLoss = ckpt.Double("partial_loss"); partialCorrect = ckpt.Double("partial_correct"); partialSeen = ckpt.Double("partial_seen");
+            }
+
+            foreach (var h in _hooks) h.OnStart(this, startEpoch, startStep);
+            int steps = StepsPerEpoch;
+            TrainResult Finish(TrainResult r) { foreach (var h in _hooks) h.OnEnd(r); return r; }
+
+            for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
+            {
+                double lr = LearningRateSchedule.At(epoch, o.Epochs, o.LearningRate, o.WarmupEpochs);
+                optimizer.LearningRate = lr;
+                BinaryModel.SetProgress(_model, epoch, o.Epochs);
+                double parameter = BinaryModel.Layers(_model).Select(l => l.Layer.Estimator.Parameter).DefaultIfEmpty(double.NaN).First();
+                _model.train();
+                var clock = Stopwatch.StartNew();
+                int firstStep = epoch == startEpoch ? startStep : 0;
+                using var order = _train.EpochOrder(o.Seed, epoch);
+                using var lossSum = zeros(1, dtype: ScalarType.Float64, device: Device);
+                using var correctSum = zeros(1, dtype: ScalarType.Float64, device: Device);
+                double seen = 0;
+                if (firstStep > 0)
+                {
+                    lossSum.fill_(partialLoss); correctSum.fill_(partialCorrect); seen = partialSeen;
+                }
+                for (int step = firstStep; step < steps; step++)
+                {
+                    if (cancel.IsCancellationRequested)
+                    {
+                        var (l, c) = (lossSum.cpu().item<double>(), correctSum.cpu().item<double>());
+                        string msg;
+                        if (!double.IsFinite(l))
+                            msg = $"Interrupted at epoch {epoch + 1}, step {step}; the loss was not finite, so the last good checkpoint was kept.";
+                        else if (CheckpointPath is not null)
+                        {
+                            SaveCheckpoint(optimizer, epoch, step, bestTop1, bestEpoch, l, c, seen);
+                            msg = $"Interrupted at epoch {epoch + 1}, step {step} of {steps}; saved {CheckpointPath} (--resume continues from there).";
+                        }
+                        else msg = $"Interrupted at epoch {epoch + 1}, step {step} of {steps}; no --out, nothing saved.";
+                        return Finish(new TrainResult(TrainOutcome.Interrupted, epoch, bestTop1, bestEpoch, msg, history));
+                    }
+                    using (var scope = NewDisposeScope())
+                    {
+                        var idx = DeviceCifar.BatchIndices(order, step, o.BatchSize);
+                        var (x, y) = o.Augment ? _train.TrainBatch(idx, o.Seed, epoch, step) : _train.EvalBatch(idx);
+                        var output = _model.forward(x);
+                        var loss = nn.functional.cross_entropy(output, y);
+                        optimizer.ZeroGrad();
+                        loss.backward();
+                        optimizer.Step();
+                        using (no_grad())
+                        {
+                            long b = y.shape[0];
+                            lossSum.add_(loss.detach().to(ScalarType.Float64).mul(b));
+                            correctSum.add_(output.argmax(1).eq(y).sum().to(ScalarType.Float64));
+                            seen += b;
+                        }
+                    }
+                    foreach (var h in _hooks) h.OnStep(epoch, step, steps, o.BatchSize);
+                }
+
+                IReadOnlyList<LayerIndicators> layers = Array.Empty<LayerIndicators>();
+                (double E, double S) avg = (double.NaN, double.NaN);
+                if (o.Indicators)
+                {
+                    layers = EquilibriumIndicators.Measure(_model);
+                    avg = EquilibriumIndicators.Average(layers);
+                }
+                double trainLoss = lossSum.cpu().item<double>() / seen;
+                double trainTop1 = 100.0 * correctSum.cpu().item<double>() / seen;
+                double trainSeconds = clock.Elapsed.TotalSeconds;
+                if (!double.IsFinite(trainLoss))
+                {
+                    var msg = $"Stopped: the training loss became {trainLoss} in epoch {epoch + 1}. " +
+                              (CheckpointPath is not null && File.Exists(CheckpointPath)
+                                  ? $"The last good checkpoint, {CheckpointPath}, was kept."
+                                  : "No checkpoint had been written yet.") +
+                              " Try a lower learning rate or a warm-up (--warmup 5).";
+                    return Finish(new TrainResult(TrainOutcome.Diverged, epoch, bestTop1, bestEpoch, msg, history));
+                }
+
+                foreach (var h in _hooks) h.OnEvalStart(epoch);
+                var evalClock = Stopwatch.StartNew();
+                var (testLoss, top1, top5) = _test is null ? (double.NaN, double.NaN, double.NaN) : Evaluate(_model, _test, o.EvalBatchSize);
+                double evalSeconds = evalClock.Elapsed.TotalSeconds;
+                bool improved = !double.IsNaN(top1) && (double.IsNaN(bestTop1) || top1 > bestTop1);
+                if (improved) { bestTop1 = top1; bestEpoch = epoch + 1; }
+
+                var metrics = new EpochMetrics
+                {
+                    Epoch = epoch + 1, Epochs = o.Epochs, LearningRate = lr, EstimatorParameter = parameter,
+                    TrainLoss = trainLoss, TrainTop1 = trainTop1, TestLoss = testLoss, TestTop1 = top1, TestTop5 = top5,
+                    BestTop1 = bestTop1, BestEpoch = bestEpoch, TrainSeconds = trainSeconds, EvalSeconds = evalSeconds,
+                    ImagesPerSecond = (seen - (firstStep > 0 ? partialSeen : 0)) / Math.Max(trainSeconds, 1e-9),
+                    EstimatingError = avg.E, GradientInstability = avg.S, Layers = layers,
+                };
+                history.Add(metrics);
+                if (CheckpointPath is not null)
+                {
+                    SaveCheckpoint(optimizer, epoch + 1, 0, bestTop1, bestEpoch, 0, 0, 0);
+                    if (improved)
+                        Checkpoint.WriteAtomically(Path.Combine(o.OutputDirectory!, BestWeightsFile),
+                            s => Safetensors.Write(s, _model.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)),
+                                new Dictionary<string, string> { ["epoch"] = (epoch + 1).ToString(CultureInfo.InvariantCulture), ["top1"] = top1.ToString("R", CultureInfo.InvariantCulture) }));
+                }
+                foreach (var h in _hooks) h.OnEpoch(metrics);
+            }
+            return Finish(new TrainResult(TrainOutcome.Completed, o.Epochs, bestTop1, bestEpoch,
+                $"Done: {o.Epochs} epochs, best top-1 {bestTop1.ToString("F2", CultureInfo.InvariantCulture)}% (epoch {bestEpoch}).", history));
+        }
+
+        void SaveCheckpoint(MomentumSgd optimizer, int nextEpoch, int nextStep, double bestTop1, int bestEpoch, double loss, double correct, double seen)
+        {
+            var meta = new Dictionary<string, string>(Options.ScheduleSettings());
+            foreach (var (k, v) in Options.Tags) meta["tag." + k] = v;
+            string F(double d) => d.ToString("R", CultureInfo.InvariantCulture);
+            meta["epoch"] = nextEpoch.ToString(CultureInfo.InvariantCulture);
+            meta["step"] = nextStep.ToString(CultureInfo.InvariantCulture);
+            meta["best_top1"] = F(bestTop1);
+            meta["best_epoch"] = bestEpoch.ToString(CultureInfo.InvariantCulture);
+            meta["partial_loss"] = F(loss);
+            meta["partial_correct"] = F(correct);
+            meta["partial_seen"] = F(seen);
+            Checkpoint.Save(CheckpointPath!, _model, optimizer, meta);
+        }
+
+        /// <summary>Loss, top-1 and top-5 (percent) of <paramref name="model"/> on <paramref name="data"/>; one read at the end.</summary>
+        public static (double Loss, double Top1, double Top5) Evaluate(nn.Module<Tensor, Tensor> model, DeviceCifar data, int batchSize = 1000)
+        {
+            model.eval();
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var dev = data.Device;
+            var lossSum = zeros(1, dtype: ScalarType.Float64, device: dev);
+            var top1 = zeros(1, dtype: ScalarType.Float64, device: dev);
+            var top5 = zeros(1, dtype: ScalarType.Float64, device: dev);
+            var order = arange(data.Count, dtype: ScalarType.Int64, device: dev);
+            int batches = data.BatchCount(batchSize);
+            for (int i = 0; i < batches; i++)
+            {
+                using var inner = NewDisposeScope();
+                var (x, y) = data.EvalBatch(DeviceCifar.BatchIndices(order, i, batchSize));
+                var output = model.forward(x);
+                lossSum.add_(nn.functional.cross_entropy(output, y, reduction: nn.Reduction.Sum).to(ScalarType.Float64));
+                int k = (int)Math.Min(5, output.shape[1]);
+                var (_, pred) = output.topk(k, dim: 1);
+                var hit = pred.eq(y.unsqueeze(1));
+                top1.add_(hit.narrow(1, 0, 1).sum().to(ScalarType.Float64));
+                top5.add_(hit.any(1).sum().to(ScalarType.Float64));
+            }
+            var result = torch.cat(new[] { lossSum, top1, top5 }).cpu();
+            var v = result.data<double>().ToArray();
+            double n = data.Count;
+            return (v[0] / n, 100 * v[1] / n, 100 * v[2] / n);
+        }
+    }
+}
