@@ -16,7 +16,7 @@ namespace ReSTE.Generators.Tests
             Assert.Empty(GeneratorHarness.Errors(output));
             Assert.Empty(GeneratorHarness.GeneratedCodeProblems(output));
             Assert.NotEmpty(result.GeneratedTrees);
-            Snapshot.Verify(result, nameof(SnapshotTests), method);
+            Snapshot.Verify(result, nameof(SnapshotTests), method: method);
         }
 
         static string Block(string attribute, string name = "Block") => $$"""

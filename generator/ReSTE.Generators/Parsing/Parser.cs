@@ -52,7 +52,7 @@ namespace ReSTE.Generators.Parsing
             if (symbol.Arity > 0) hintName = hintName.Replace(".Binary.g.cs", "_" + symbol.Arity.ToString(CultureInfo.InvariantCulture) + ".Binary.g.cs");
 
             // More than one [Binarize] (the attribute forbids it, so the compiler reports CS0579 as well): each extra one,
-            // in this declaration, gets RESTE009.
+            // in this declaration, gets RESTE009; no declaration of the class emits anything.
             var all = symbol.GetAttributes().Where(a => a.AttributeClass?.ToDisplayString() == AttributeMetadataName).ToList();
             if (all.Count > 1)
             {
@@ -63,8 +63,6 @@ namespace ReSTE.Generators.Parsing
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.Duplicate, reference.GetSyntax(cancellationToken).GetLocation(),
                             display, all.Count.ToString(CultureInfo.InvariantCulture)));
                 }
-                if (diagnostics.Count == 0)
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.Duplicate, syntax.Identifier.GetLocation(), display, all.Count.ToString(CultureInfo.InvariantCulture)));
             }
 
             if (!syntax.Modifiers.Any(SyntaxKind.PartialKeyword))
@@ -88,7 +86,7 @@ namespace ReSTE.Generators.Parsing
             var policy = ReadPolicy(attributeData, display, diagnostics, cancellationToken);
 
             var keyword = Keyword(symbol, syntax);
-            bool failed = diagnostics.Any(d => d.IsError);
+            bool failed = all.Count > 1 || diagnostics.Any(d => d.IsError);
             return new BinarizeSpec(ns, EquatableArray.From(containing), keyword, symbol.Name, hintName, failed ? null : policy,
                 EquatableArray.From(diagnostics));
         }
@@ -161,11 +159,11 @@ namespace ReSTE.Generators.Parsing
 
             bool estimatorKnown = Enum.IsDefined(typeof(EstimatorKind), p.Estimator);
             if (!estimatorKnown)
-                Error(DiagnosticDescriptors.OutOfRange, "Estimator", Fmt((int)p.Estimator), "one of " + string.Join(", ", Enum.GetNames(typeof(EstimatorKind))));
+                Error(DiagnosticDescriptors.OutOfRange, "Estimator", "Estimator", Fmt((int)p.Estimator), "one of " + string.Join(", ", Enum.GetNames(typeof(EstimatorKind))));
             if (!Enum.IsDefined(typeof(ScaleKind), p.Scale))
-                Error(DiagnosticDescriptors.OutOfRange, "Scale", Fmt((int)p.Scale), "one of " + string.Join(", ", Enum.GetNames(typeof(ScaleKind))));
+                Error(DiagnosticDescriptors.OutOfRange, "Scale", "Scale", Fmt((int)p.Scale), "one of " + string.Join(", ", Enum.GetNames(typeof(ScaleKind))));
             if (!Enum.IsDefined(typeof(ScheduleKindModel), p.Schedule))
-                Error(DiagnosticDescriptors.OutOfRange, "Schedule", Fmt((int)p.Schedule), "one of " + string.Join(", ", Enum.GetNames(typeof(ScheduleKindModel))));
+                Error(DiagnosticDescriptors.OutOfRange, "Schedule", "Schedule", Fmt((int)p.Schedule), "one of " + string.Join(", ", Enum.GetNames(typeof(ScheduleKindModel))));
 
             var values = new Dictionary<string, double>
             {

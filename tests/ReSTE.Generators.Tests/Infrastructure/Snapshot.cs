@@ -23,7 +23,7 @@ namespace ReSTE.Generators.Tests.Infrastructure
 
         public static bool Updating => Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1";
 
-        public static void Verify(GeneratorDriverRunResult result, string className, [CallerMemberName] string method = "", [CallerFilePath] string callerFile = "")
+        public static void Verify(GeneratorDriverRunResult result, string className, Compilation? input = null, [CallerMemberName] string method = "", [CallerFilePath] string callerFile = "")
         {
             var folder = Path.Combine(Path.GetDirectoryName(callerFile)!, "Snapshots");
             Directory.CreateDirectory(folder);
@@ -35,7 +35,7 @@ namespace ReSTE.Generators.Tests.Infrastructure
 
             var diagnostics = result.Diagnostics.Concat(result.Results.SelectMany(r => r.Diagnostics)).Distinct().ToList();
             if (diagnostics.Count > 0)
-                expected[prefix] = FormatDiagnostics(diagnostics);
+                expected[prefix] = FormatDiagnostics(diagnostics, input);
 
             var failures = new List<string>();
             foreach (var pair in expected)
@@ -80,7 +80,7 @@ namespace ReSTE.Generators.Tests.Infrastructure
                 throw new XunitException("Snapshot mismatch (set UPDATE_SNAPSHOTS=1 to accept):\n" + string.Join("\n\n", failures));
         }
 
-        public static string FormatDiagnostics(IEnumerable<Diagnostic> diagnostics)
+        public static string FormatDiagnostics(IEnumerable<Diagnostic> diagnostics, Compilation? input = null)
         {
             var sb = new StringBuilder();
             foreach (var d in diagnostics.OrderBy(d => d.Location.SourceSpan.Start).ThenBy(d => d.Id, StringComparer.Ordinal))
@@ -91,10 +91,17 @@ namespace ReSTE.Generators.Tests.Infrastructure
                         span.StartLinePosition.Character + 1, span.EndLinePosition.Line + 1, span.EndLinePosition.Character + 1);
                 sb.Append(d.Id).Append(' ').Append(d.Severity.ToString().ToLowerInvariant()).Append(' ').Append(where).Append('\n');
                 sb.Append("  ").Append(d.GetMessage(CultureInfo.InvariantCulture)).Append('\n');
-                var text = d.Location.SourceTree?.GetText().ToString(d.Location.SourceSpan);
+                var text = SourceText(d, input);
                 if (text != null) sb.Append("  at: ").Append(text.Replace("\n", " ", StringComparison.Ordinal)).Append('\n');
             }
             return sb.ToString();
+        }
+
+        /// <summary>The source a diagnostic points at (generator diagnostics carry a file location, not a tree).</summary>
+        public static string? SourceText(Diagnostic d, Compilation? input)
+        {
+            var tree = d.Location.SourceTree ?? input?.SyntaxTrees.FirstOrDefault(t => t.FilePath == d.Location.GetLineSpan().Path);
+            return tree?.GetText().ToString(d.Location.SourceSpan);
         }
 
         static string Normalize(string text) => text.Replace("\r\n", "\n", StringComparison.Ordinal).TrimStart('\uFEFF');
