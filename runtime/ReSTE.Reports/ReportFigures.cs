@@ -63,13 +63,25 @@ namespace ReSTE.Reports
             size ??= PanelRowSize;
             var sorted = runs.OrderBy(r => r.OEnd).ToArray();
             double[] x = sorted.Select(r => r.OEnd).ToArray();
-            var multiplot = new Multiplot();
-            multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
-            multiplot.AddPlot(Panel(x, sorted.Select(r => r.SummaryEstimatingError).ToArray(), "o_end", "estimating error e", "e against o_end"));
-            multiplot.AddPlot(Panel(x, sorted.Select(r => r.SummaryGradientInstability).ToArray(), "o_end", "gradient instability s", "s against o_end"));
-            multiplot.AddPlot(Panel(x, sorted.Select(r => r.BestTop1).ToArray(), "o_end", "best top-1 (%)", "top-1 against o_end"));
+            var multiplot = Columns(
+                Panel(x, sorted.Select(r => r.SummaryEstimatingError).ToArray(), "o_end", "estimating error e", "e against o_end"),
+                Panel(x, sorted.Select(r => r.SummaryGradientInstability).ToArray(), "o_end", "gradient instability s", "s against o_end"),
+                Panel(x, sorted.Select(r => r.BestTop1).ToArray(), "o_end", "best top-1 (%)", "top-1 against o_end"));
             multiplot.SavePng(path, size.Width, size.Height);
             return path;
+        }
+
+        /// <summary>
+        /// The panels side by side, left to right, and nothing else (a new <see cref="Multiplot"/> starts with an empty
+        /// plot of its own, which would be drawn as a blank first panel: it is replaced by the first panel here).
+        /// </summary>
+        public static Multiplot Columns(params Plot[] panels)
+        {
+            if (panels.Length == 0) throw new ArgumentException("A figure needs at least one panel.", nameof(panels));
+            var multiplot = new Multiplot(panels[0]);
+            for (int i = 1; i < panels.Length; i++) multiplot.AddPlot(panels[i]);
+            multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+            return multiplot;
         }
 
         static Plot Panel(double[] x, double[] y, string xLabel, string yLabel, string title)
@@ -92,10 +104,9 @@ namespace ReSTE.Reports
         {
             size ??= TwoPanelSize;
             var sorted = runs.OrderBy(r => r.OEnd).ToArray();
-            var multiplot = new Multiplot();
-            multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
-            multiplot.AddPlot(DistributionPanel(sorted, r => r.ErrorDistribution, "|sign(w) − f(w)|", "distribution of the estimating error"));
-            multiplot.AddPlot(DistributionPanel(sorted, r => r.GradientDistribution, "∂L/∂w", "distribution of the weight gradients"));
+            var multiplot = Columns(
+                DistributionPanel(sorted, r => r.ErrorDistribution, "|sign(w) − f(w)|", "distribution of the estimating error"),
+                DistributionPanel(sorted, r => r.GradientDistribution, "∂L/∂w", "distribution of the weight gradients"));
             multiplot.SavePng(path, size.Width, size.Height);
             return path;
         }
@@ -137,12 +148,11 @@ namespace ReSTE.Reports
         public static string CompareBars(string path, IReadOnlyList<RunRecord> runs, FigureSize? size = null)
         {
             size ??= PanelRowSize;
-            var multiplot = new Multiplot();
-            multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
             string[] names = runs.Select(r => r.Name).ToArray();
-            multiplot.AddPlot(BarPanel(names, runs.Select(r => r.BestTop1).ToArray(), "best top-1 (%)"));
-            multiplot.AddPlot(BarPanel(names, runs.Select(r => r.SummaryEstimatingError).ToArray(), "estimating error e"));
-            multiplot.AddPlot(BarPanel(names, runs.Select(r => r.SummaryGradientInstability).ToArray(), "gradient instability s"));
+            var multiplot = Columns(
+                BarPanel(names, runs.Select(r => r.BestTop1).ToArray(), "best top-1 (%)"),
+                BarPanel(names, runs.Select(r => r.SummaryEstimatingError).ToArray(), "estimating error e"),
+                BarPanel(names, runs.Select(r => r.SummaryGradientInstability).ToArray(), "gradient instability s"));
             multiplot.SavePng(path, size.Width, size.Height);
             return path;
         }

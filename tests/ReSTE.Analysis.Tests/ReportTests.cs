@@ -197,6 +197,34 @@ namespace ReSTE.Analysis.Tests
         }
 
         [Fact]
+        public void A_figure_has_exactly_its_panels()
+        {
+            var panels = new[] { new ScottPlot.Plot(), new ScottPlot.Plot(), new ScottPlot.Plot() };
+            var multiplot = ReportFigures.Columns(panels);
+            Assert.Equal(panels, multiplot.Subplots.GetPlots());
+        }
+
+        [Fact]
+        public void Fig4_draws_data_in_each_third()
+        {
+            // Each third of Fig. 4 holds one panel (e, s, top-1) with its line in the default blue across the middle half
+            // of the third; a blank panel (or a fourth panel shifting the others) leaves one without.
+            using var bitmap = SKBitmap.Decode(SweepPath(ReportFigures.Fig4File));
+            int third = bitmap.Width / 3;
+            for (int panel = 0; panel < 3; panel++)
+            {
+                int blue = 0;
+                for (int y = 0; y < bitmap.Height; y++)
+                    for (int x = panel * third + third / 4; x < panel * third + 3 * third / 4; x++)
+                    {
+                        var c = bitmap.GetPixel(x, y);
+                        if (c.Blue > 150 && c.Red < 80 && c.Green < 150) blue++;
+                    }
+                Assert.True(blue > 50, $"panel {panel}: {blue} data pixels");
+            }
+        }
+
+        [Fact]
         public void A_file_that_is_not_a_png_is_an_error_naming_it()
         {
             var path = Path.Combine(_x.Directory, "not.png");
