@@ -18,6 +18,7 @@ namespace ReSTE.Inference.Engine
         readonly List<Step> _steps = new();
         readonly int[] _slotSizes;
         readonly int _finalSlot;
+        readonly Shape _finalShape;
         readonly int _scratchWords, _scratchInts;
         readonly System.Collections.Concurrent.ConcurrentBag<Workspace> _pool = new();
 
@@ -30,6 +31,7 @@ namespace ReSTE.Inference.Engine
             _slotSizes = planner.SlotSizes.ToArray();
             _finalSlot = planner.CurrentSlot;
             OutputLength = planner.Shape.Length;
+            _finalShape = planner.Shape;
             _scratchWords = planner.ScratchWords;
             _scratchInts = planner.ScratchInts;
         }
@@ -37,7 +39,7 @@ namespace ReSTE.Inference.Engine
         public PackedModel Model { get; }
         /// <summary>Floats per input image (C·H·W).</summary>
         public int InputLength { get; }
-        /// <summary>Floats per output (the logits).</summary>
+        /// <summary>Floats per output (the logits; C·H·W in PyTorch's order for a model that ends with a feature map).</summary>
         public int OutputLength { get; }
         /// <summary>The executable steps, after fusion (for summaries and tests).</summary>
         public IReadOnlyList<string> Steps => _steps.ConvertAll(s => s.Describe());
@@ -64,7 +66,13 @@ namespace ReSTE.Inference.Engine
                 for (int ch = 0; ch < c; ch++)
                     for (int p = 0; p < hw; p++) x[p * c + ch] = image[ch * hw + p];
                 foreach (var step in _steps) step.Run(ws);
-                ws.Slots[_finalSlot].AsSpan(0, OutputLength).CopyTo(output);
+                // HWC → CHW, PyTorch's layout, when the output still has spatial extent.
+                var y = ws.Slots[_finalSlot];
+                int oc = _finalShape.C, ohw = _finalShape.H * _finalShape.W;
+                if (ohw == 1) y.AsSpan(0, OutputLength).CopyTo(output);
+                else
+                    for (int ch = 0; ch < oc; ch++)
+                        for (int p = 0; p < ohw; p++) output[ch * ohw + p] = y[p * oc + ch];
             }
             finally { _pool.Add(ws); }
         }

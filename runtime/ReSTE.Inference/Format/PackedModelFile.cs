@@ -216,12 +216,16 @@ namespace ReSTE.Inference.Format
         /// </summary>
         public static PackedModel FromBytes(ReadOnlySpan<byte> file)
         {
-            if (file.Length < 10 || !file[..8].SequenceEqual(Magic))
+            if (file.Length < Magic.Length)
             {
-                if (file.Length < 8 && Magic[..file.Length].SequenceEqual(file))
+                if (Magic[..file.Length].SequenceEqual(file))
                     throw new PackedModelFormatException(PackedModelError.Truncated, $"Truncated packed model: {file.Length} bytes, shorter than the {HeaderSize}-byte header.");
                 throw new PackedModelFormatException(PackedModelError.NotAPackedModel, "Not a ReSTE packed model: the file does not start with \"RESTEBNN\".");
             }
+            if (!file[..8].SequenceEqual(Magic))
+                throw new PackedModelFormatException(PackedModelError.NotAPackedModel, "Not a ReSTE packed model: the file does not start with \"RESTEBNN\".");
+            if (file.Length < 10)
+                throw new PackedModelFormatException(PackedModelError.Truncated, $"Truncated packed model: {file.Length} bytes, shorter than the {HeaderSize}-byte header.");
             ushort version = BinaryPrimitives.ReadUInt16LittleEndian(file[8..]);
             if (version != Version)
                 throw new PackedModelFormatException(PackedModelError.WrongVersion,

@@ -1,0 +1,237 @@
+using System;
+using System.Buffers.Binary;
+using System.IO;
+using System.Linq;
+using ReSTE.Inference.Format;
+using Xunit;
+
+namespace ReSTE.Inference.Tests
+{
+    public class FormatTests
+    {
+        [Fact]
+        public void Crc32_MatchesTheStandardCheckValue()
+        {
+            Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8));
+            Assert.Equal(0u, Crc32.Compute(ReadOnlySpan<byte>.Empty));
+            Assert.Equal(Crc32.Compute("123456789"u8), Crc32.Append(Crc32.Compute("1234"u8), "56789"u8));
+        }
+
+        [Fact]
+        public void Pack_StoresOneBitPerValue_LeastSignificantFirst()
+        {
+            var bits = BitPacking.Pack(new float[] { 0.5f, -2f, 3f, 3f, -1f, -1f, -1f, 7f, 1e-30f, -1e-30f });
+            Assert.Equal(2, bits.Signs.Length);
+            Assert.Equal(0b1000_1101, bits.Signs[0]);
+            Assert.Equal(0b0000_0001, bits.Signs[1]);
+            Assert.Null(bits.NonZero);
+            Assert.Equal(new float[] { 1, -1, 1, 1, -1, -1, -1, 1, 1, -1 }, bits.ToFloats());
+        }
+
+        [Fact]
+        public void Pack_KeepsSignOfZeroAsZero_WithAMaskPlane()
+        {
+            var values = new float[] { 1, 0, -1, 0, -0f, 2, 0, 0, 0, 3 };
+            var bits = BitPacking.Pack(values);
+            Assert.NotNull(bits.NonZero);
+            Assert.Equal(new float[] { 1, 0, -1, 0, 0, 1, 0, 0, 0, 1 }, bits.ToFloats());
+            Assert.Equal(0b0010_0101, bits.NonZero![0]);
+            Assert.Equal(0b10, bits.NonZero[1]); // unused tail bits are 0
+        }
+
+        [Fact]
+        public void ResNet20BinaryWeights_Take33KB()
+        {
+            Assert.Equal(33_408, BitPacking.ByteCount(267_264));
+        }
+
+        [Fact]
+        public void Pack_RefusesNaN()
+        {
+            Assert.Throws<ArgumentException>(() => BitPacking.Pack(new[] { 1f, float.NaN }));
+        }
+
+        internal static PackedModel SampleModel(int seed = 1)
+        {
+            var rng = new Random(seed);
+            float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            float[] Pos(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() + 0.5)).ToArray();
+            var withZero = R(8 * 4 * 9);
+            withZero[5] = 0; // sign(0) = 0 needs the nonzero mask plane
+            var ops = new DeployOp[]
+            {
+                new NormalizeOp("normalize", new[] { 0.485f, 0.456f, 0.406f }, new[] { 0.229f, 0.224f, 0.225f }),
+                new Conv2dOp("conv1", 3, 4, 3, 3, 1, 1, R(4 * 3 * 9), null),
+                new ReLUOp("relu"),
+                new BatchNormOp("bn1", R(4), R(4), R(4), Pos(4), 1e-5f),
+                new ResidualBeginOp("layer1.0"),
+                new BinaryConv2dOp("layer1.0.conv1", 4, 8, 3, 3, 2, 1, true, BitPacking.Pack(withZero), new[] { 0.25f }),
+                new HardtanhOp("ht", -1, 1),
+                new BinaryConv2dOp("layer1.0.conv2", 8, 8, 3, 3, 1, 1, true, BitPacking.Pack(R(8 * 8 * 9)), Pos(8)),
+                new ResidualEndOp("layer1.0.shortcut", ShortcutKind.OptionA, 2, 2, 2),
+                new ResidualBeginOp("layer2.0"),
+                new BinaryConv2dOp("layer2.0.conv1", 8, 8, 3, 3, 1, 1, false, BitPacking.Pack(R(8 * 8 * 9)), new[] { 0.5f }),
+                new ResidualEndOp("layer2.0.shortcut", ShortcutKind.Identity),
+                new GlobalAvgPoolOp("avgpool"),
+                new BatchNormOp("bn2", R(8), R(8), R(8), Pos(8), 1e-5f),
+                new LinearOp("linear", 8, 10, R(80), R(10)),
+            };
+            return new PackedModel(3, 8, 8, ops, new System.Collections.Generic.Dictionary<string, string> { ["source"] = "test", ["ünïcode"] = "✓" });
+        }
+
+        [Fact]
+        public void RoundTrip_PreservesEveryOpAndIsByteStable()
+        {
+            var model = SampleModel();
+            var bytes = PackedModelFile.ToBytes(model);
+            var back = PackedModelFile.FromBytes(bytes);
+            Assert.Equal(model.InputChannels, back.InputChannels);
+            Assert.Equal(model.InputHeight, back.InputHeight);
+            Assert.Equal(model.InputWidth, back.InputWidth);
+            Assert.Equal(model.Metadata.OrderBy(p => p.Key), back.Metadata.OrderBy(p => p.Key));
+            Assert.Equal(model.Ops.Count, back.Ops.Count);
+            for (int i = 0; i < model.Ops.Count; i++)
+            {
+                Assert.Equal(model.Ops[i].GetType(), back.Ops[i].GetType());
+                Assert.Equal(model.Ops[i].Name, back.Ops[i].Name);
+            }
+            var b0 = (BinaryConv2dOp)model.Ops[5];
+            var b1 = (BinaryConv2dOp)back.Ops[5];
+            Assert.Equal(b0.Weight.Signs, b1.Weight.Signs);
+            Assert.Equal((b0.Stride, b0.Padding, b0.BinarizesActivations), (b1.Stride, b1.Padding, b1.BinarizesActivations));
+            Assert.Equal(((BatchNormOp)model.Ops[3]).RunningVar, ((BatchNormOp)back.Ops[3]).RunningVar);
+            Assert.Equal(((LinearOp)model.Ops[^1]).Weight, ((LinearOp)back.Ops[^1]).Weight);
+            var r = (ResidualEndOp)back.Ops[8];
+            Assert.Equal((ShortcutKind.OptionA, 2, 2, 2), (r.Shortcut, r.Stride, r.PadBefore, r.PadAfter));
+            Assert.Equal(bytes, PackedModelFile.ToBytes(back));
+
+            var path = Path.Combine(Path.GetTempPath(), $"reste-{Guid.NewGuid():N}.rbnn");
+            try
+            {
+                PackedModelFile.Save(model, path);
+                Assert.Equal(bytes, File.ReadAllBytes(path));
+                Assert.Equal(model.Ops.Count, PackedModelFile.Load(path).Ops.Count);
+            }
+            finally { File.Delete(path); }
+        }
+
+        [Fact]
+        public void RoundTrip_KeepsTheZeroMaskOfWeights()
+        {
+            var w = new float[2 * 1 * 3 * 3];
+            for (int i = 0; i < w.Length; i++) w[i] = i % 3 - 1;
+            var model = new PackedModel(1, 4, 4, new DeployOp[] { new BinaryConv2dOp("c", 1, 2, 3, 3, 1, 1, true, BitPacking.Pack(w), new[] { 1f, 2f }) });
+            var back = (BinaryConv2dOp)PackedModelFile.FromBytes(PackedModelFile.ToBytes(model)).Ops[0];
+            Assert.Equal(w, back.Weight.ToFloats());
+            Assert.Equal(new[] { 1f, 2f }, back.Scale);
+        }
+
+        static PackedModelFormatException Fails(byte[] bytes) => Assert.Throws<PackedModelFormatException>(() => PackedModelFile.FromBytes(bytes));
+
+        [Fact]
+        public void Truncated_AtAnyLength_IsReportedAsTruncated()
+        {
+            var bytes = PackedModelFile.ToBytes(SampleModel());
+            foreach (int length in new[] { 0, 4, 9, 30, 63, 64, 65, 200, bytes.Length / 2, bytes.Length - 1 })
+            {
+                var e = Fails(bytes[..length]);
+                Assert.True(e.Error == PackedModelError.Truncated, $"length {length}: {e.Error} {e.Message}");
+                Assert.Contains("Truncated", e.Message);
+            }
+        }
+
+        [Fact]
+        public void Truncated_FileNamesThePath()
+        {
+            var bytes = PackedModelFile.ToBytes(SampleModel());
+            var path = Path.Combine(Path.GetTempPath(), $"reste-{Guid.NewGuid():N}.rbnn");
+            try
+            {
+                File.WriteAllBytes(path, bytes[..(bytes.Length - 10)]);
+                var e = Assert.Throws<PackedModelFormatException>(() => PackedModelFile.Load(path));
+                Assert.Equal(PackedModelError.Truncated, e.Error);
+                Assert.Contains(path, e.Message);
+                Assert.Contains($"the file has {bytes.Length - 10}", e.Message);
+            }
+            finally { File.Delete(path); }
+        }
+
+        [Fact]
+        public void FlippedBit_AnywhereAfterTheVersion_IsReportedAsCorrupt()
+        {
+            var bytes = PackedModelFile.ToBytes(SampleModel());
+            var rng = new Random(7);
+            var positions = new[] { 12, 20, 24, 30, 41, 61, 64, 70, 100, bytes.Length / 3, bytes.Length / 2, bytes.Length - 5, bytes.Length - 1 }
+                .Concat(Enumerable.Range(0, 40).Select(_ => rng.Next(10, bytes.Length)));
+            foreach (int at in positions)
+            {
+                var copy = (byte[])bytes.Clone();
+                copy[at] ^= (byte)(1 << rng.Next(8));
+                var e = Assert.Throws<PackedModelFormatException>(() => PackedModelFile.FromBytes(copy));
+                Assert.True(e.Error is PackedModelError.Corrupt or PackedModelError.Truncated, $"byte {at}: {e.Error} {e.Message}");
+            }
+        }
+
+        [Fact]
+        public void CorruptWeightBits_NameTheOpRecord()
+        {
+            var model = SampleModel();
+            var bytes = PackedModelFile.ToBytes(model);
+            var op = (BinaryConv2dOp)model.Ops[7];
+            // Find the record's sign bits in the file and flip one of them.
+            int at = IndexOf(bytes, op.Weight.Signs);
+            Assert.True(at > 0);
+            bytes[at + 3] ^= 0x10;
+            var e = Fails(bytes);
+            Assert.Equal(PackedModelError.Corrupt, e.Error);
+            Assert.Contains("'layer1.0.conv2'", e.Message);
+            Assert.Contains("checksum", e.Message);
+        }
+
+        static int IndexOf(byte[] haystack, byte[] needle)
+        {
+            for (int i = 0; i + needle.Length <= haystack.Length; i++)
+                if (haystack.AsSpan(i, needle.Length).SequenceEqual(needle)) return i;
+            return -1;
+        }
+
+        [Fact]
+        public void WrongVersion_IsReportedAsSuch_EvenWithAValidChecksum()
+        {
+            var bytes = PackedModelFile.ToBytes(SampleModel());
+            BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), 2);
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(60), Crc32.Compute(bytes.AsSpan(0, 60)));
+            var e = Fails(bytes);
+            Assert.Equal(PackedModelError.WrongVersion, e.Error);
+            Assert.Contains("version 2", e.Message);
+            Assert.Contains("version 1", e.Message);
+        }
+
+        [Fact]
+        public void OtherFiles_AreNotPackedModels()
+        {
+            Assert.Equal(PackedModelError.NotAPackedModel, Fails("PK\u0003\u0004 a zip file, not a model"u8.ToArray()).Error);
+            var bytes = PackedModelFile.ToBytes(SampleModel());
+            bytes[0] = (byte)'X';
+            Assert.Equal(PackedModelError.NotAPackedModel, Fails(bytes).Error);
+        }
+
+        [Fact]
+        public void TrailingBytes_AreReportedAsCorrupt()
+        {
+            var bytes = PackedModelFile.ToBytes(SampleModel());
+            var longer = bytes.Concat(new byte[] { 0, 0, 0 }).ToArray();
+            var e = Fails(longer);
+            Assert.Equal(PackedModelError.Corrupt, e.Error);
+            Assert.Contains("3 bytes after the end", e.Message);
+        }
+
+        [Fact]
+        public void Load_MissingFile_SaysSo()
+        {
+            var path = Path.Combine(Path.GetTempPath(), $"reste-missing-{Guid.NewGuid():N}.rbnn");
+            var e = Assert.Throws<FileNotFoundException>(() => PackedModelFile.Load(path));
+            Assert.Contains(path, e.Message);
+        }
+    }
+}
