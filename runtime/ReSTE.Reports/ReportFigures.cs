@@ -52,7 +52,7 @@ namespace ReSTE.Reports
                 files.Add(CompareBars(Path.Combine(directory, CompareFile), result.Runs));
             }
             foreach (var run in result.Runs)
-                if (run.StepLosses.Count > 0)
+                if (run.StepLosses.Count > 0 || run.Epochs.Count > 0)
                     files.Add(LossCurve(Path.Combine(directory, LossFile(run.Name)), run));
             return files;
         }
@@ -129,15 +129,21 @@ namespace ReSTE.Reports
             return plot;
         }
 
-        /// <summary>One run's training loss per step.</summary>
+        /// <summary>
+        /// One run's training loss per step, or, for a run that reports no step losses (a trainer that reads the
+        /// device once per epoch), its mean training loss per epoch.
+        /// </summary>
         public static string LossCurve(string path, RunRecord run, FigureSize? size = null)
         {
             size ??= LossSize;
             var plot = new Plot();
-            double[] steps = Enumerable.Range(0, run.StepLosses.Count).Select(i => (double)i).ToArray();
-            var line = plot.Add.ScatterLine(steps, run.StepLosses.ToArray());
+            bool perStep = run.StepLosses.Count > 0;
+            double[] x = perStep ? Enumerable.Range(0, run.StepLosses.Count).Select(i => (double)i).ToArray()
+                                 : run.Epochs.Select(e => (double)e.Epoch).ToArray();
+            double[] y = perStep ? run.StepLosses.ToArray() : run.Epochs.Select(e => e.TrainLoss).ToArray();
+            var line = plot.Add.ScatterLine(x, y);
             line.LineWidth = 1.5f;
-            plot.XLabel("step");
+            plot.XLabel(perStep ? "step" : "epoch");
             plot.YLabel("training loss");
             plot.Title($"{run.Name}: training loss");
             plot.SavePng(path, size.Width, size.Height);

@@ -58,7 +58,7 @@ namespace ReSTE.Analysis.Tests
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var h = stem.forward(x).relu();
+            var h = stem.forward(x.flatten(1)).relu();
             h = layer1.forward(h).relu();
             h = layer2.forward(h).relu();
             return head.forward(h).MoveToOuterDisposeScope();
