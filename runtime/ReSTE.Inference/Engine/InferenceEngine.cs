@@ -566,13 +566,14 @@ namespace ReSTE.Inference.Engine
                 for (int o = 0; o < scale.Length; o++) scale[o] = b.ScaleOf(o);
                 int outSlot = NewSlot(kernel.OutC * kernel.PatchCount);
                 var step = new BinaryConvStep { In = CurrentSlot, Out = outSlot, Kernel = kernel, Scale = scale, Name = b.Name };
+                var inShape = Shape;
+                Shape = new Shape(kernel.OutC, kernel.OutH, kernel.OutW);
                 while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { step.Epilogue.Add(pw); i++; }
                 steps.Add(step);
-                ScratchWords = Math.Max(ScratchWords, Math.Max(Shape.H * Shape.W * kernel.PixelWords, kernel.PatchCount * kernel.PatchWords));
+                ScratchWords = Math.Max(ScratchWords, Math.Max(inShape.H * inShape.W * kernel.PixelWords, kernel.PatchCount * kernel.PatchWords));
                 ScratchInts = Math.Max(ScratchInts, kernel.PatchCount * kernel.OutC);
                 Release(CurrentSlot);
                 CurrentSlot = outSlot;
-                Shape = new Shape(kernel.OutC, kernel.OutH, kernel.OutW);
                 return i;
             }
 

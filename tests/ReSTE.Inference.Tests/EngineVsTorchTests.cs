@@ -1,0 +1,107 @@
+using System;
+using System.Linq;
+using ReSTE.Inference.Engine;
+using ReSTE.Inference.Format;
+using ReSTE.Runtime;
+using ReSTE.Runtime.Deploy;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace ReSTE.Inference.Tests
+{
+    public class EngineVsTorchTests
+    {
+        readonly ITestOutputHelper _out;
+        public EngineVsTorchTests(ITestOutputHelper output) { _out = output; }
+
+        /// <summary>Exports, writes and re-reads the model, and compares the engine's logits with TorchSharp's in eval mode.</summary>
+        (double MaxDiff, int ArgmaxAgree) Compare(nn.Module<Tensor, Tensor> model, Tensor images, bool biReal = false, bool normalize = true)
+        {
+            model.eval();
+            var packed = CifarResNetExport.Export(model, biReal: biReal, normalize: normalize);
+            var engine = new InferenceEngine(PackedModelFile.FromBytes(PackedModelFile.ToBytes(packed)));
+            int n = (int)images.shape[0];
+            float[] expected;
+            using (no_grad())
+            {
+                var input = images;
+                if (normalize)
+                {
+                    var mean = tensor(CifarResNetExport.Mean).reshape(1, 3, 1, 1);
+                    var std = tensor(CifarResNetExport.Std).reshape(1, 3, 1, 1);
+                    input = images.sub(mean).div(std);
+                }
+                expected = PackedModelBuilder.Floats(model.forward(input));
+            }
+            var actual = engine.RunBatch(PackedModelBuilder.Floats(images), n, maxDegreeOfParallelism: 2);
+            Assert.Equal(expected.Length, actual.Length);
+            double maxDiff = 0;
+            int agree = 0;
+            for (int i = 0; i < n; i++)
+            {
+                var e = expected.AsSpan(i * 10, 10);
+                var a = actual.AsSpan(i * 10, 10);
+                for (int j = 0; j < 10; j++) maxDiff = Math.Max(maxDiff, Math.Abs(e[j] - a[j]));
+                if (InferenceEngine.ArgMax(e) == InferenceEngine.ArgMax(a)) agree++;
+            }
+            _out.WriteLine($"{n} images: max |Δlogit| = {maxDiff:G3}, argmax agrees on {agree}/{n}");
+            return (maxDiff, agree);
+        }
+
+        [Theory]
+        [InlineData(false, ScaleMode.LayerMeanAbs, 11)]
+        [InlineData(false, ScaleMode.ChannelMeanAbs, 12)]
+        [InlineData(true, ScaleMode.LayerMeanAbs, 13)]
+        public void SmallResNet_MatchesTorchSharpEval(bool biReal, ScaleMode scale, int seed)
+        {
+            manual_seed(seed);
+            var model = new TestResNet(new long[] { 8, 16, 32 }, 2, biReal, scale);
+            TorchTestUtil.RandomizeBatchNorms(model, seed);
+            var images = rand(24, 3, 32, 32);
+            var (diff, agree) = Compare(model, images, biReal);
+            Assert.True(diff < 1e-4, $"max |Δlogit| {diff}");
+            Assert.Equal(24, agree);
+        }
+
+        [Fact]
+        public void DefaultBatchNorms_ManyExactZeros_AreStillExact()
+        {
+            // Fresh BatchNorms (γ=1, β=0, mean 0, var 1) keep ReLU's zeros as zeros: sign(0) = 0 is everywhere here.
+            // Without a scale (β = 1) libtorch sums ±1 exactly, so a zero dot product is an exact 0 on both sides; with a
+            // scale β, libtorch's float sum of ±β that cancel can leave rounding noise (±1e-8) whose sign then differs
+            // from the exact 0 of the integer count, which only matters where BatchNorm maps 0 to exactly 0.
+            manual_seed(5);
+            var model = new TestResNet(new long[] { 16, 32, 64 }, 1, scale: ScaleMode.None);
+            var (diff, agree) = Compare(model, rand(8, 3, 32, 32), normalize: false);
+            Assert.True(diff < 1e-4, $"max |Δlogit| {diff}");
+            Assert.Equal(8, agree);
+        }
+
+        [Fact]
+        public void Exporter_RefusesALayerItCannotRepresent()
+        {
+            manual_seed(1);
+            var dilated = new TestBinaryConv2d(4, 4, 3, 1, 2, dilation: 2);
+            var holder = nn.Sequential(("conv", (nn.Module<Tensor, Tensor>)dilated));
+            var builder = new PackedModelBuilder(holder, 4, 8, 8);
+            var e = Assert.Throws<NotSupportedException>(() => builder.BinaryConv("conv"));
+            Assert.Contains("'conv'", e.Message);
+            Assert.Throws<ArgumentException>(() => builder.BinaryConv("nothing"));
+        }
+
+        [Fact]
+        public void Export_StoresOneBitPerBinaryWeight()
+        {
+            manual_seed(2);
+            var model = new TestResNet(new long[] { 16, 32, 64 }, 3); // ResNet-20's shape
+            var packed = CifarResNetExport.Export(model);
+            var binary = packed.Ops.OfType<BinaryConv2dOp>().ToArray();
+            Assert.Equal(18, binary.Length);
+            Assert.Equal(267_264, binary.Sum(b => b.Weight.Count));
+            Assert.Equal(267_264 / 8, binary.Sum(b => b.Weight.Signs.Length));
+            Assert.All(binary, b => Assert.Null(b.Weight.NonZero));
+        }
+    }
+}
