@@ -102,6 +102,18 @@ namespace ReSTE.Inference.Tests
             Assert.Equal(267_264, binary.Sum(b => b.Weight.Count));
             Assert.Equal(267_264 / 8, binary.Sum(b => b.Weight.Signs.Length));
             Assert.All(binary, b => Assert.Null(b.Weight.NonZero));
+
+            var summary = ReSTE.Inference.Summary.ModelSummary.Of(packed);
+            _out.WriteLine(summary.ToText());
+            Assert.Equal(267_264, summary.BinaryParameters);
+            // The reference's ResNet-20 count: 269,850 parameters, 267,264 of them binary.
+            Assert.Equal(269_850, summary.TotalParameters);
+            Assert.Equal(33_408 + 18 * 4, summary.Layers.Where(l => l.Kind == "BinaryConv2d").Sum(l => l.MemoryBytes));
+            // 16·32·32·16·9 per stage-1 conv (6 of them); stage 2 and 3 halve the first conv's MACs.
+            Assert.Equal(6 * 2_359_296L + 2 * (5 * 2_359_296L + 1_179_648L), summary.BinaryMacs);
+            Assert.Equal(16L * 32 * 32 * 27 + 640, summary.FloatMacs);
+            Assert.True(summary.CompressionRatio > 20, $"compression {summary.CompressionRatio}");
+            Assert.Contains("1-bit", summary.ToText());
         }
     }
 }
