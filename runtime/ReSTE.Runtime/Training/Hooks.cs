@@ -152,9 +152,15 @@ namespace ReSTE.Runtime.Training
             return t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:D2}:{t.Seconds:D2}" : $"{t.Minutes:D2}:{t.Seconds:D2}";
         }
 
+        public void OnEpochStart(int epoch, int firstStep, int steps)
+        {
+            _epochClock.Restart();
+            _redraw.Restart();
+            _startStep = firstStep;
+        }
+
         public void OnStep(int epoch, int step, int steps, int batchSize)
         {
-            if (!_epochClock.IsRunning) { _epochClock.Restart(); _redraw.Restart(); _startStep = step; }
             int done = step + 1 - _startStep;
             double secs = _epochClock.Elapsed.TotalSeconds;
             double rate = done * batchSize / Math.Max(secs, 1e-9);
@@ -179,7 +185,6 @@ namespace ReSTE.Runtime.Training
         public void OnEvalStart(int epoch)
         {
             if (_interactive) { _out.Write("\r" + new string(' ', 90) + "\r"); _out.Flush(); }
-            _epochClock.Reset();
         }
 
         public void OnEpoch(EpochMetrics m)

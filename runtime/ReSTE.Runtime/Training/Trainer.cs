@@ -59,6 +59,8 @@ namespace ReSTE.Runtime.Training
     public interface ITrainerHook
     {
         void OnStart(Trainer trainer, int startEpoch, int startStep) { }
+        /// <summary>Before the first step of an epoch (or the step a resumed run starts at).</summary>
+        void OnEpochStart(int epoch, int firstStep, int steps) { }
         /// <summary>After a step is queued (no host synchronisation happened).</summary>
         void OnStep(int epoch, int step, int steps, int batchSize) { }
         void OnEvalStart(int epoch) { }
@@ -143,6 +145,7 @@ namespace ReSTE.Runtime.Training
                 {
                     lossSum.fill_(partialLoss); correctSum.fill_(partialCorrect); seen = partialSeen;
                 }
+                foreach (var h in _hooks) h.OnEpochStart(epoch, firstStep, steps);
                 for (int step = firstStep; step < steps; step++)
                 {
                     if (cancel.IsCancellationRequested)
@@ -245,7 +248,7 @@ namespace ReSTE.Runtime.Training
         }
 
         /// <summary>Loss, top-1 and top-5 (percent) of <paramref name="model"/> on <paramref name="data"/>; one read at the end.</summary>
-        public static (double Loss, double Top1, double Top5) Evaluate(nn.Module<Tensor, Tensor> model, DeviceCifar data, int batchSize = 1000)
+        public static (double Loss, double Top1, double Top5) Evaluate(nn.Module<Tensor, Tensor> model, DeviceCifar data, int batchSize = 250)
         {
             model.eval();
             using var noGrad = no_grad();

@@ -9,7 +9,7 @@ namespace ReSTE.Runtime.Training
     {
         public int Epochs { get; init; } = 400;
         public int BatchSize { get; init; } = 256;
-        public int EvalBatchSize { get; init; } = 1000;
+        public int EvalBatchSize { get; init; } = 250;
         public double LearningRate { get; init; } = 0.1;
         public double Momentum { get; init; } = 0.9;
         public double WeightDecay { get; init; } = 1e-4;

@@ -1,0 +1,180 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using ReSTE.Runtime;
+using ReSTE.Runtime.Estimators;
+
+namespace ReSTE.Samples
+{
+    /// <summary>The command line: <c>train</c>, <c>eval</c> and <c>bench</c>, their options, and error reporting.</summary>
+    public static class Cli
+    {
+        public const string AppName = "ReSTE.Samples";
+
+        /// <summary>An error in the arguments: reported as one line plus the usage, exit code 2.</summary>
+        public sealed class UsageException : Exception
+        {
+            public UsageException(string message) : base(message) { }
+        }
+
+        public static readonly Option<string> Model = new("--model")
+        {
+            Description = "Model: resnet20 | resnet20-bireal | resnet18 | vgg-small",
+            HelpName = "name",
+            DefaultValueFactory = _ => "resnet20",
+        };
+        public static readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs", HelpName = "N", DefaultValueFactory = _ => 30 };
+        public static readonly Option<int> Batch = new("--batch") { Description = "Batch size", HelpName = "N", DefaultValueFactory = _ => 256 };
+        public static readonly Option<string> EstimatorName = new("--estimator")
+        {
+            Description = "Backward estimator: " + string.Join(" | ", Enum.GetNames<Estimator>()),
+            HelpName = "name",
+            DefaultValueFactory = _ => "ReSTE",
+        };
+        public static readonly Option<double?> OEnd = new("--o-end") { Description = "ReSTE: the final o of the schedule (default 3)", HelpName = "o" };
+        public static readonly Option<bool> A32 = new("--a32") { Description = "Full-precision activations (1W/32A) instead of 1W/1A" };
+        public static readonly Option<int> Warmup = new("--warmup")
+        {
+            Description = "Linear warm-up epochs before the cosine decay (--warmup alone: 5)",
+            HelpName = "N",
+            Arity = ArgumentArity.ZeroOrOne,
+            DefaultValueFactory = _ => 0,
+            CustomParser = r =>
+            {
+                if (r.Tokens.Count == 0) return 5;
+                if (int.TryParse(r.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0) return n;
+                r.AddError($"--warmup: '{r.Tokens[0].Value}' is not a number of epochs.");
+                return 0;
+            },
+        };
+        public static readonly Option<string> Device = new("--device") { Description = "cpu | cuda | cuda:N", HelpName = "device", DefaultValueFactory = _ => "cpu" };
+        public static readonly Option<string?> Data = new("--data") { Description = "CIFAR-10 folder or cifar-10-binary.tar.gz (default: ../shared/data/cifar10 found from the repository or the current folder)", HelpName = "path" };
+        public static readonly Option<string?> Out = new("--out") { Description = "Output folder: checkpoint, best weights, metrics, TensorBoard events (default runs/<model>)", HelpName = "dir" };
+        public static readonly Option<long> Seed = new("--seed") { Description = "Random seed (initialisation, order, augmentation)", HelpName = "N", DefaultValueFactory = _ => 0 };
+        public static readonly Option<int?> Limit = new("--limit") { Description = "Train on the first N training images", HelpName = "N" };
+        public static readonly Option<int?> TestLimit = new("--test-limit") { Description = "Evaluate on the first N test images (default: all 10,000)", HelpName = "N" };
+        public static readonly Option<string?> Resume = new("--resume") { Description = "Continue from a checkpoint (the same schedule)", HelpName = "checkpoint" };
+        public static readonly Option<bool> IndicatorsOption = new("--indicators") { Description = "Measure the indicators e and s per binary layer each epoch" };
+        public static readonly Option<double> Lr = new("--lr") { Description = "Base learning rate", HelpName = "lr", DefaultValueFactory = _ => 0.1 };
+        public static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "A checkpoint written by train", HelpName = "path" };
+        public static readonly Option<string?> Weights = new("--weights") { Description = "A PyTorch state dict saved as safetensors (reference names)", HelpName = "path" };
+        public static readonly Option<int> Steps = new("--steps") { Description = "Timed training steps", HelpName = "N", DefaultValueFactory = _ => 20 };
+        public static readonly Option<int> WarmupSteps = new("--warmup-steps") { Description = "Untimed steps first", HelpName = "N", DefaultValueFactory = _ => 3 };
+
+        public static RootCommand Build(Func<ParseResult, int> train, Func<ParseResult, int> eval, Func<ParseResult, int> bench)
+        {
+            var root = new RootCommand("ReSTE samples: train, evaluate and benchmark the paper's binary networks on CIFAR-10.");
+            var trainCmd = new Command("train", "Train a model on CIFAR-10");
+            foreach (var o in new Option[] { Model, Epochs, Batch, EstimatorName, OEnd, A32, Warmup, Device, Data, Out, Seed, Limit, TestLimit, Resume, IndicatorsOption, Lr })
+                trainCmd.Options.Add(o);
+            trainCmd.SetAction(train);
+            var evalCmd = new Command("eval", "Evaluate a checkpoint (--checkpoint) or reference weights (--weights) on the CIFAR-10 test set");
+            foreach (var o in new Option[] { Model, EstimatorName, OEnd, A32, Device, Data, Batch, TestLimit, Checkpoint, Weights })
+                evalCmd.Options.Add(o);
+            evalCmd.SetAction(eval);
+            var benchCmd = new Command("bench", "Training-step throughput (img/s) with synthetic data already on the device");
+            foreach (var o in new Option[] { Model, Batch, EstimatorName, OEnd, A32, Device, Seed, Steps, WarmupSteps })
+                benchCmd.Options.Add(o);
+            benchCmd.SetAction(bench);
+            root.Subcommands.Add(trainCmd);
+            root.Subcommands.Add(evalCmd);
+            root.Subcommands.Add(benchCmd);
+            return root;
+        }
+
+        /// <summary>One line: the command and its options with their value names.</summary>
+        public static string Usage(Command command, RootCommand root)
+        {
+            if (command == root)
+                return $"Usage: {AppName} <{string.Join("|", root.Subcommands.Select(c => c.Name))}> [options]   (--help for details)";
+            var parts = command.Options.Where(o => o.Name != "--help" && o.Name != "-h" && !o.Name.StartsWith("-?", StringComparison.Ordinal))
+                .Select(o => o.Arity.MaximumNumberOfValues == 0 || o.ValueType == typeof(bool) ? $"[{o.Name}]" : $"[{o.Name} <{o.HelpName ?? "value"}>]");
+            return $"Usage: {AppName} {command.Name} {string.Join(" ", parts)}";
+        }
+
+        /// <summary>Checks the values that the parser cannot (ranges, names); throws <see cref="UsageException"/>.</summary>
+        public static void Validate(ParseResult r)
+        {
+            var cmd = r.CommandResult.Command;
+            bool Has(Option o) => cmd.Options.Contains(o);
+            if (Has(Model))
+            {
+                var m = r.GetValue(Model)!;
+                if (!Models.ModelZoo.AllModels.Contains(m))
+                    throw new UsageException($"--model: unknown model '{m}'; expected one of {string.Join(", ", Models.ModelZoo.CifarModels)}.");
+                if (!Models.ModelZoo.CifarModels.Contains(m) && cmd.Name != "bench")
+                    throw new UsageException($"--model: '{m}' is an ImageNet definition; train and eval take {string.Join(", ", Models.ModelZoo.CifarModels)}.");
+            }
+            if (Has(Epochs) && r.GetValue(Epochs) < 1) throw new UsageException($"--epochs must be ≥ 1, not {r.GetValue(Epochs)}.");
+            if (Has(Batch) && r.GetValue(Batch) < 1) throw new UsageException($"--batch must be ≥ 1, not {r.GetValue(Batch)}.");
+            if (Has(EstimatorName))
+            {
+                try { EstimatorFactory.Parse(r.GetValue(EstimatorName)!); }
+                catch (ArgumentException e) { throw new UsageException(e.Message); }
+                if (r.GetValue(OEnd) is double o)
+                {
+                    if (!(o >= 1) || double.IsInfinity(o)) throw new UsageException($"--o-end must be a finite number ≥ 1, not {o.ToString(CultureInfo.InvariantCulture)}.");
+                    if (EstimatorFactory.Parse(r.GetValue(EstimatorName)!) != Estimator.ReSTE)
+                        throw new UsageException($"--o-end applies to the ReSTE estimator only, not {r.GetValue(EstimatorName)}.");
+                }
+            }
+            if (Has(Warmup) && Has(Epochs) && r.GetValue(Warmup) > 0 && r.GetValue(Warmup) >= r.GetValue(Epochs))
+                throw new UsageException($"--warmup {r.GetValue(Warmup)} must be less than --epochs {r.GetValue(Epochs)}.");
+            if (Has(Device))
+            {
+                var d = r.GetValue(Device)!.Trim().ToLowerInvariant();
+                if (d != "cpu" && d != "cuda" && !(d.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(d[5..], out var k) && k >= 0))
+                    throw new UsageException($"--device: '{r.GetValue(Device)}' is not cpu, cuda or cuda:N.");
+            }
+            if (Has(Limit) && r.GetValue(Limit) is int limit && limit < 1) throw new UsageException($"--limit must be ≥ 1, not {limit}.");
+            if (Has(TestLimit) && r.GetValue(TestLimit) is int testLimit && testLimit < 1) throw new UsageException($"--test-limit must be ≥ 1, not {testLimit}.");
+            if (Has(Lr) && !(r.GetValue(Lr) > 0)) throw new UsageException($"--lr must be > 0, not {r.GetValue(Lr).ToString(CultureInfo.InvariantCulture)}.");
+            if (Has(Steps) && r.GetValue(Steps) < 1) throw new UsageException($"--steps must be ≥ 1, not {r.GetValue(Steps)}.");
+            if (Has(WarmupSteps) && r.GetValue(WarmupSteps) < 0) throw new UsageException($"--warmup-steps must be ≥ 0, not {r.GetValue(WarmupSteps)}.");
+            if (cmd.Name == "eval")
+            {
+                bool c = r.GetValue(Checkpoint) is not null, w = r.GetValue(Weights) is not null;
+                if (c == w) throw new UsageException("eval needs exactly one of --checkpoint <path> and --weights <path>.");
+            }
+        }
+
+        /// <summary>
+        /// Parses and runs <paramref name="args"/>. Parse and validation errors print one line and the usage to
+        /// <paramref name="error"/> and return 2.
+        /// </summary>
+        public static int Run(string[] args, RootCommand root, TextWriter output, TextWriter error)
+        {
+            var result = root.Parse(args);
+            var command = result.CommandResult.Command;
+            bool helpAsked = args.Any(a => a is "--help" or "-h" or "-?" or "--version");
+            if (!helpAsked && command == root && result.Errors.Count == 0)
+            {
+                error.WriteLine($"{AppName}: a command is required.");
+                error.WriteLine(Usage(root, root));
+                return 2;
+            }
+            if (result.Errors.Count > 0)
+            {
+                error.WriteLine($"{AppName}: {result.Errors[0].Message}");
+                error.WriteLine(Usage(command, root));
+                return 2;
+            }
+            if (!helpAsked)
+            {
+                try { Validate(result); }
+                catch (UsageException e)
+                {
+                    error.WriteLine($"{AppName}: {e.Message}");
+                    error.WriteLine(Usage(command, root));
+                    return 2;
+                }
+            }
+            var config = new InvocationConfiguration { Output = output, Error = error };
+            return result.Invoke(config);
+        }
+    }
+}
