@@ -80,6 +80,19 @@ namespace ReSTE.Inference.Tests
                 kernel.Dots(qs, qm, dots, allowSimd: simd);
                 Assert.Equal(expected, dots);
             }
+            if (kernel.ChunkedChannels)
+            {
+                // The fast path (16-channel chunks, zero-bordered grid) must build the very same patches.
+                var gs = new ushort[kernel.FastPathWords * 4];
+                var gm = new ushort[kernel.FastPathWords * 4];
+                gs.AsSpan().Fill(0xFFFF); gm.AsSpan().Fill(0xFFFF); // stale data from an earlier layer
+                ulong[] fs = Enumerable.Repeat(ulong.MaxValue, kernel.FastPathWords).ToArray(), fm = Enumerable.Repeat(ulong.MaxValue, kernel.FastPathWords).ToArray();
+                kernel.PackGrid(hwc, gs, gm);
+                kernel.Im2ColGrid(gs, gm, fs, fm);
+                int n = kernel.PatchCount * kernel.PatchWords;
+                Assert.Equal(qs[..n], fs[..n]);
+                Assert.Equal(qm[..n], fm[..n]);
+            }
         }
 
         [Fact]

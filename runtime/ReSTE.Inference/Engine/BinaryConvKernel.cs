@@ -65,6 +65,88 @@ namespace ReSTE.Inference.Engine
         public int PatchCount => OutH * OutW;
 
         /// <summary>
+        /// Whether the fast path applies: channels a multiple of 16, so that a pixel's bits are whole 16-bit chunks that
+        /// patches are assembled from without shifting.
+        /// </summary>
+        public bool ChunkedChannels => InC % 16 == 0;
+        int Chunks => InC / 16;
+        int GridW => InW + 2 * Pad;
+        int GridH => InH + 2 * Pad;
+        /// <summary>16-bit chunks in the zero-bordered pixel grid of the fast path (one plane).</summary>
+        public int GridChunks => GridH * GridW * Chunks;
+
+        /// <summary>Words the fast path's grid and patch buffers need, slack for <see cref="Im2ColGrid"/>'s 8-byte copies included.</summary>
+        public int FastPathWords => Math.Max((GridChunks + 3) / 4, PatchCount * PatchWords) + 1;
+
+        /// <summary>
+        /// Fast path, step 1: sign and nonzero bits of an NHWC float activation, 16 channels per chunk, into a grid with
+        /// a zero border of <see cref="Pad"/> pixels (sign 0, mask 0: the zero padding after binarization).
+        /// </summary>
+        public unsafe void PackGrid(ReadOnlySpan<float> x, Span<ushort> signs, Span<ushort> mask)
+        {
+            int chunks = Chunks, gw = GridW;
+            signs[..GridChunks].Clear();
+            mask[..GridChunks].Clear();
+            fixed (float* px = x)
+            fixed (ushort* ps = signs, pm = mask)
+            {
+                for (int y = 0; y < InH; y++)
+                {
+                    float* src = px + (long)y * InW * InC;
+                    int dst = ((y + Pad) * gw + Pad) * chunks;
+                    int n = InW * chunks;
+                    for (int j = 0; j < n; j++, src += 16)
+                    {
+                        var a = Vector256.Load(src);
+                        var b = Vector256.Load(src + 8);
+                        uint s = Vector256.GreaterThan(a, Vector256<float>.Zero).ExtractMostSignificantBits()
+                            | (Vector256.GreaterThan(b, Vector256<float>.Zero).ExtractMostSignificantBits() << 8);
+                        uint z = Vector256.Equals(a, Vector256<float>.Zero).ExtractMostSignificantBits()
+                            | (Vector256.Equals(b, Vector256<float>.Zero).ExtractMostSignificantBits() << 8);
+                        ps[dst + j] = (ushort)s;
+                        pm[dst + j] = (ushort)~z;
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// Fast path, step 2: each output pixel's patch (<see cref="PatchWords"/> words, bit (ky·kW + kx)·C + c), copied
+        /// from the bordered grid row by row (kW adjacent pixels are kW·C/16 adjacent chunks); unused tail bits 0.
+        /// </summary>
+        public unsafe void Im2ColGrid(ReadOnlySpan<ushort> gridSigns, ReadOnlySpan<ushort> gridMask, Span<ulong> patchSigns, Span<ulong> patchMask)
+        {
+            if (gridSigns.Length < GridChunks + 4 || gridMask.Length < GridChunks + 4 || patchSigns.Length < PatchCount * PatchWords + 1 || patchMask.Length < PatchCount * PatchWords + 1)
+                throw new ArgumentException("The fast path's buffers need a word of slack (FastPathWords).");
+            int chunks = Chunks, gw = GridW, row = KW * chunks, used = KH * row, total = PatchWords * 4;
+            fixed (ushort* gs = gridSigns, gm = gridMask)
+            fixed (ulong* qs = patchSigns, qm = patchMask)
+            {
+                var ds = (ushort*)qs;
+                var dm = (ushort*)qm;
+                for (int oy = 0; oy < OutH; oy++)
+                    for (int ox = 0; ox < OutW; ox++)
+                    {
+                        int at = 0;
+                        for (int ky = 0; ky < KH; ky++)
+                        {
+                            int src = ((oy * Stride + ky) * gw + ox * Stride) * chunks;
+                            // 4 chunks at a time; a row's last copy may spill up to 3 chunks past it, which the next row
+                            // (or the tail clearing below, or the next patch) overwrites. Buffers carry a word of slack.
+                            for (int j = 0; j < row; j += 4)
+                            {
+                                *(ulong*)(ds + at + j) = *(ulong*)(gs + src + j);
+                                *(ulong*)(dm + at + j) = *(ulong*)(gm + src + j);
+                            }
+                            at += row;
+                        }
+                        for (int j = used; j < total; j++) { ds[j] = 0; dm[j] = 0; }
+                        ds += total; dm += total;
+                    }
+            }
+        }
+
+        /// <summary>
         /// Packs an NHWC float activation into per-pixel sign and nonzero bits (<see cref="PixelWords"/> words each).
         /// </summary>
         public static void PackPixels(ReadOnlySpan<float> x, int pixels, int channels, Span<ulong> signs, Span<ulong> mask)

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Threading.Tasks;
 using ReSTE.Inference.Format;
 
@@ -279,8 +281,18 @@ namespace ReSTE.Inference.Engine
                 var k = Kernel;
                 var x = ws.Slots[In];
                 var y = ws.Slots[Out];
-                BinaryConvKernel.PackPixels(x, k.InH * k.InW, k.InC, ws.PixSigns, ws.PixMask);
-                k.Im2Col(ws.PixSigns, ws.PixMask, ws.PatchSigns, ws.PatchMask);
+                if (k.ChunkedChannels && Vector256.IsHardwareAccelerated)
+                {
+                    var gs = MemoryMarshal.Cast<ulong, ushort>(ws.PixSigns.AsSpan());
+                    var gm = MemoryMarshal.Cast<ulong, ushort>(ws.PixMask.AsSpan());
+                    k.PackGrid(x, gs, gm);
+                    k.Im2ColGrid(gs, gm, ws.PatchSigns, ws.PatchMask);
+                }
+                else
+                {
+                    BinaryConvKernel.PackPixels(x, k.InH * k.InW, k.InC, ws.PixSigns, ws.PixMask);
+                    k.Im2Col(ws.PixSigns, ws.PixMask, ws.PatchSigns, ws.PatchMask);
+                }
                 k.Dots(ws.PatchSigns, ws.PatchMask, ws.Dots);
                 int n = k.PatchCount, co = k.OutC;
                 var dots = ws.Dots;
@@ -288,10 +300,17 @@ namespace ReSTE.Inference.Engine
                 {
                     // The common ReSTE pattern, BN(ReLU(conv)), without virtual calls.
                     var a = aff.A; var b = aff.B; var s = Scale;
+                    int vec = co % 8 == 0 && Vector256.IsHardwareAccelerated ? co : 0;
                     for (int p = 0; p < n; p++)
                     {
                         int row = p * co;
-                        for (int o = 0; o < co; o++)
+                        for (int o = 0; o < vec; o += 8)
+                        {
+                            var v = Vector256.ConvertToSingle(Vector256.Create(dots.AsSpan(row + o, 8))) * Vector256.Create(s.AsSpan(o, 8));
+                            v = Vector256.Max(v, Vector256<float>.Zero) * Vector256.Create(a.AsSpan(o, 8)) + Vector256.Create(b.AsSpan(o, 8));
+                            v.CopyTo(y.AsSpan(row + o, 8));
+                        }
+                        for (int o = vec; o < co; o++)
                         {
                             float v = dots[row + o] * s[o];
                             y[row + o] = (v > 0 ? v : 0) * a[o] + b[o];
@@ -570,7 +589,8 @@ namespace ReSTE.Inference.Engine
                 Shape = new Shape(kernel.OutC, kernel.OutH, kernel.OutW);
                 while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { step.Epilogue.Add(pw); i++; }
                 steps.Add(step);
-                ScratchWords = Math.Max(ScratchWords, Math.Max(inShape.H * inShape.W * kernel.PixelWords, kernel.PatchCount * kernel.PatchWords));
+                ScratchWords = Math.Max(ScratchWords, Math.Max(Math.Max(inShape.H * inShape.W * kernel.PixelWords, kernel.FastPathWords),
+                    kernel.PatchCount * kernel.PatchWords));
                 ScratchInts = Math.Max(ScratchInts, kernel.PatchCount * kernel.OutC);
                 Release(CurrentSlot);
                 CurrentSlot = outSlot;

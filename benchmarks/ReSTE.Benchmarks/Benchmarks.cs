@@ -1,0 +1,105 @@
+using System;
+using BenchmarkDotNet.Attributes;
+using ReSTE.Inference.Engine;
+using ReSTE.Inference.Format;
+using ReSTE.Runtime.Deploy;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ReSTE.Benchmarks
+{
+    /// <summary>
+    /// Whole ResNet-20, images per second = Images / mean time: the packed model on the XNOR engine against the same
+    /// model in TorchSharp fp32 eval mode (no_grad), each on <see cref="Threads"/> threads.
+    /// </summary>
+    [MemoryDiagnoser(false)]
+    public class ResNet20Inference
+    {
+        [Params(1, 64)] public int Images;
+        [Params(1, 2)] public int Threads;
+
+        InferenceEngine _engine = null!;
+        nn.Module<Tensor, Tensor> _model = null!;
+        float[] _images = null!;
+        Tensor _input = null!;
+
+        [GlobalSetup]
+        public void Setup()
+        {
+            ReSTE.Runtime.Native.LibTorch.LimitOneDnnIsa();
+            manual_seed(1);
+            var model = new BenchResNet20();
+            model.eval();
+            _model = model;
+            _engine = new InferenceEngine(PackedModelFile.FromBytes(PackedModelFile.ToBytes(CifarResNetExport.Export(model, normalize: false))));
+            var rng = new Random(1);
+            _images = new float[Images * 3 * 32 * 32];
+            for (int i = 0; i < _images.Length; i++) _images[i] = (float)(rng.NextDouble() * 4 - 2);
+            _input = tensor(_images, new long[] { Images, 3, 32, 32 });
+            torch.set_num_threads(Threads);
+        }
+
+        [Benchmark(Description = "XNOR engine")]
+        public float XnorEngine() => _engine.RunBatch(_images, Images, Threads)[0];
+
+        [Benchmark(Baseline = true, Description = "TorchSharp fp32 eval")]
+        public float TorchSharpFp32()
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            return _model.forward(_input).data<float>()[0];
+        }
+    }
+
+    /// <summary>
+    /// One binary 3×3 convolution of each ResNet-20 stage, per image on one thread: the engine's XNOR step (packing the
+    /// float input to bits, gathering patches, XNOR + popcount, scale and the fused ReLU/BatchNorm epilogue) against
+    /// libtorch's fp32 conv2d of the same shape (a plain convolution of already-binarized ±1 tensors: the cost a float
+    /// runtime pays for the layer, without the sign ops).
+    /// </summary>
+    public class BinaryConvLayer
+    {
+        [Params(16, 32, 64)] public int Channels;
+        [Params(1, 64)] public int Images;
+
+        InferenceEngine _engine = null!;
+        float[] _x = null!;
+        Tensor _tx = null!, _tw = null!;
+        int _size;
+
+        [GlobalSetup]
+        public void Setup()
+        {
+            ReSTE.Runtime.Native.LibTorch.LimitOneDnnIsa();
+            torch.set_num_threads(1);
+            _size = Channels == 16 ? 32 : Channels == 32 ? 16 : 8;
+            var rng = new Random(2);
+            var w = new float[Channels * Channels * 9];
+            for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() * 2 - 1);
+            var bnW = new float[Channels]; var bnB = new float[Channels]; var mean = new float[Channels]; var var = new float[Channels];
+            for (int i = 0; i < Channels; i++) { bnW[i] = 1.1f; bnB[i] = 0.1f; mean[i] = 0.2f; var[i] = 0.9f; }
+            var model = new PackedModel(Channels, _size, _size, new DeployOp[]
+            {
+                new BinaryConv2dOp("conv", Channels, Channels, 3, 3, 1, 1, true, BitPacking.Pack(w), new[] { 0.7f }),
+                new ReLUOp("relu"),
+                new BatchNormOp("bn", bnW, bnB, mean, var, 1e-5f),
+            });
+            _engine = new InferenceEngine(model);
+            _x = new float[Images * Channels * _size * _size];
+            for (int i = 0; i < _x.Length; i++) _x[i] = (float)(rng.NextDouble() * 2 - 1);
+            _tx = tensor(_x, new long[] { Images, Channels, _size, _size }).sign();
+            _tw = tensor(w, new long[] { Channels, Channels, 3, 3 }).sign().mul(0.7f);
+        }
+
+        [Benchmark(Description = "XNOR conv (+pack, ReLU, BN)")]
+        public float Xnor() => _engine.RunBatch(_x, Images, 1)[0];
+
+        [Benchmark(Baseline = true, Description = "libtorch fp32 conv2d")]
+        public float TorchConv()
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            return nn.functional.conv2d(_tx, _tw, padding: new[] { 1L, 1L }).data<float>()[0];
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System;
+using System.Diagnostics;
+
+namespace ReSTE.Benchmarks
+{
+    /// <summary>A Stopwatch pass over the same benchmarks (for a first look; BenchmarkDotNet gives the reported figures).</summary>
+    static class Quick
+    {
+        static double Seconds(Func<float> run, int repeat)
+        {
+            run();
+            var best = double.MaxValue;
+            for (int r = 0; r < 3; r++)
+            {
+                var sw = Stopwatch.StartNew();
+                for (int i = 0; i < repeat; i++) run();
+                best = Math.Min(best, sw.Elapsed.TotalSeconds / repeat);
+            }
+            return best;
+        }
+
+        public static void Run()
+        {
+            foreach (var images in new[] { 1, 64 })
+                foreach (var threads in new[] { 1, 2 })
+                {
+                    var b = new ResNet20Inference { Images = images, Threads = threads };
+                    b.Setup();
+                    int repeat = images == 1 ? 50 : 3;
+                    double xnor = Seconds(b.XnorEngine, repeat), torch = Seconds(b.TorchSharpFp32, repeat);
+                    Console.WriteLine($"ResNet-20 batch {images,2}, {threads} thread(s): XNOR {images / xnor,8:F0} img/s, TorchSharp fp32 {images / torch,8:F0} img/s, ratio {torch / xnor:F1}×");
+                }
+            foreach (var c in new[] { 16, 32, 64 })
+                foreach (var images in new[] { 1, 64 })
+                {
+                    var b = new BinaryConvLayer { Channels = c, Images = images };
+                    b.Setup();
+                    int repeat = images == 1 ? 200 : 5;
+                    double xnor = Seconds(b.Xnor, repeat), torch = Seconds(b.TorchConv, repeat);
+                    Console.WriteLine($"Binary conv {c}ch, batch {images,2}: XNOR {xnor / images * 1e6,8:F1} µs/img, libtorch fp32 {torch / images * 1e6,8:F1} µs/img, ratio {torch / xnor:F1}×");
+                }
+        }
+    }
+}
