@@ -1,0 +1,75 @@
+using System;
+using System.IO;
+using System.Linq;
+using ReSTE.Inference.Data;
+using ReSTE.Inference.Engine;
+using ReSTE.Inference.Format;
+using ReSTE.Inference.Summary;
+using ReSTE.Runtime;
+using ReSTE.Runtime.Data;
+using ReSTE.Runtime.Deploy;
+using ReSTE.Samples.Models;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace ReSTE.Inference.Tests
+{
+    /// <summary>The sample's ResNet-20 (its generated binary layers), randomly initialised, against TorchSharp eval on CIFAR-10 test images.</summary>
+    public class ResNet20Tests
+    {
+        readonly ITestOutputHelper _out;
+        public ResNet20Tests(ITestOutputHelper output) { _out = output; }
+
+        static readonly string TestBatch = Path.Combine(
+            Cifar10.FindDefaultFolder(AppContext.BaseDirectory) ?? throw new DirectoryNotFoundException("CIFAR-10 not found: shared/data/cifar10 above the test folder."),
+            "test_batch.bin.gz");
+
+        [Theory]
+        [InlineData("resnet20", Estimator.ReSTE, false, 200)]
+        [InlineData("resnet20", Estimator.STE, true, 64)]
+        [InlineData("resnet20-bireal", Estimator.ReSTE, false, 64)]
+        public void RandomResNet20_MatchesTorchSharpEval_OnCifar10TestImages(string name, Estimator estimator, bool a32, int count)
+        {
+            manual_seed(42);
+            var model = ModelZoo.Create(name, estimator, binaryActivations: !a32);
+            TorchTestUtil.RandomizeBatchNorms(model, 42);
+            model.eval();
+
+            var packed = CifarResNetExport.Export(model, biReal: name.EndsWith("bireal", StringComparison.Ordinal));
+            var bytes = PackedModelFile.ToBytes(packed);
+            var engine = new InferenceEngine(PackedModelFile.FromBytes(bytes));
+            var summary = ModelSummary.Of(packed);
+            Assert.Equal(267_264, summary.BinaryParameters);
+            Assert.Equal(269_850, summary.TotalParameters);
+            _out.WriteLine($"{name} ({estimator}, {(a32 ? "1W/32A" : "1W/1A")}): file {bytes.Length:N0} bytes");
+
+            var (images, labels) = Cifar10File.Read(TestBatch, count);
+            Assert.Equal(count, labels.Length);
+            float[] expected;
+            using (no_grad())
+            using (var scope = NewDisposeScope())
+            {
+                var x = tensor(images, new long[] { count, 3, 32, 32 });
+                var mean = tensor(CifarResNetExport.Mean).reshape(1, 3, 1, 1);
+                var std = tensor(CifarResNetExport.Std).reshape(1, 3, 1, 1);
+                expected = PackedModelBuilder.Floats(model.forward(x.sub(mean).div(std)));
+                GC.KeepAlive(images);
+            }
+            var actual = engine.RunBatch(images, count, maxDegreeOfParallelism: 2);
+            double maxDiff = 0;
+            int agree = 0;
+            for (int i = 0; i < count; i++)
+            {
+                var e = expected.AsSpan(i * 10, 10);
+                var a = actual.AsSpan(i * 10, 10);
+                for (int j = 0; j < 10; j++) maxDiff = Math.Max(maxDiff, Math.Abs(e[j] - a[j]));
+                if (InferenceEngine.ArgMax(e) == InferenceEngine.ArgMax(a)) agree++;
+            }
+            _out.WriteLine($"{count} CIFAR-10 test images: max |Δlogit| = {maxDiff:G3}, same argmax on {agree}/{count}");
+            Assert.True(maxDiff < 1e-4, $"max |Δlogit| {maxDiff}");
+            Assert.Equal(count, agree);
+        }
+    }
+}
