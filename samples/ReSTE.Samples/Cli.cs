@@ -159,7 +159,9 @@ namespace ReSTE.Samples
             }
             if (result.Errors.Count > 0)
             {
-                error.WriteLine($"{AppName}: {result.Errors[0].Message}");
+                // An unknown word explains more than the missing command it causes.
+                var first = result.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? result.Errors[0];
+                error.WriteLine($"{AppName}: {first.Message}");
                 error.WriteLine(Usage(command, root));
                 return 2;
             }

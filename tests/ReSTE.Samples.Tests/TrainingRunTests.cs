@@ -54,7 +54,7 @@ namespace ReSTE.Samples.Tests
             var lastTop1 = Column(Path.Combine(outDir, MetricsFileHook.CsvFile), "test_top1")[^1];
             var (ecode, eout, eerr) = CliTests.Run("eval", "--checkpoint", Path.Combine(outDir, Trainer.CheckpointFile), "--test-limit", "200", "--data", DataFolder);
             Assert.True(ecode == 0, eerr);
-            var m = Regex.Match(eout, @"top-1 ([0-9.]+)%");
+            var m = Regex.Match(eout, @"test: 200 images, loss [0-9.]+, top-1 ([0-9.]+)%");
             Assert.True(m.Success, eout);
             Assert.Equal(lastTop1, double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), 2);
         }

@@ -14,9 +14,11 @@ namespace ReSTE.Runtime.Interop
         /// Copies <paramref name="source"/> into <paramref name="model"/>'s state (parameters and buffers, by their
         /// PyTorch-style names). <paramref name="map"/> turns a source name into ours (null: the tensor is not ours and
         /// is dropped on purpose). Any of our tensors left without a value, any source tensor that names nothing of
-        /// ours and any shape mismatch is an <see cref="InvalidDataException"/> that lists them by name.
+        /// ours and any shape mismatch is an <see cref="InvalidDataException"/> that lists them by name. Ours for which
+        /// <paramref name="optional"/> holds may be absent from the source and keep their value.
         /// </summary>
-        public static void Load(nn.Module model, IReadOnlyDictionary<string, Tensor> source, Func<string, string?>? map = null, string sourceName = "the weights")
+        public static void Load(nn.Module model, IReadOnlyDictionary<string, Tensor> source, Func<string, string?>? map = null, string sourceName = "the weights",
+            Func<string, bool>? optional = null)
         {
             var ours = model.state_dict();
             var assigned = new Dictionary<string, (string From, Tensor Value)>(StringComparer.Ordinal);
@@ -37,7 +39,7 @@ namespace ReSTE.Runtime.Interop
                 }
                 assigned[target] = (name, value);
             }
-            var missing = ours.Keys.Where(k => !assigned.ContainsKey(k) && !misShapedTargets.Contains(k)).ToList();
+            var missing = ours.Keys.Where(k => !assigned.ContainsKey(k) && !misShapedTargets.Contains(k) && optional?.Invoke(k) != true).ToList();
             if (missing.Count + extra.Count + misShaped.Count > 0)
             {
                 var parts = new List<string>();
@@ -63,7 +65,8 @@ namespace ReSTE.Runtime.Interop
     /// parts as the reference does (<c>conv1</c>, <c>bn1</c>, <c>layer1.0.conv1</c>, <c>layer1.0.bn1</c>, …,
     /// <c>bn2</c>, <c>linear</c>), so the mapping removes what wraps the reference's names: the <c>module.</c> prefix
     /// of <c>nn.DataParallel</c> and the <c>state_dict</c> / <c>model.</c> prefixes of some checkpoints. Buffers that
-    /// hold no learned value (<c>num_batches_tracked</c>) are dropped when the model has none of its own.
+    /// hold no learned value (<c>num_batches_tracked</c>) are dropped when the model has none of its own, and may be
+    /// absent from the reference (ours then keep their value).
     /// </summary>
     public static class ReferenceNames
     {
@@ -88,7 +91,7 @@ namespace ReSTE.Runtime.Interop
         public static void Load(nn.Module model, IReadOnlyDictionary<string, Tensor> reference, string sourceName)
         {
             var ours = model.state_dict().Keys.ToHashSet(StringComparer.Ordinal);
-            StateDict.Load(model, reference, n => Map(n, ours), sourceName);
+            StateDict.Load(model, reference, n => Map(n, ours), sourceName, n => n.EndsWith(".num_batches_tracked", StringComparison.Ordinal));
         }
     }
 }
