@@ -7,6 +7,7 @@
 //
 // It is compiled twice: by MSBuild's RoslynCodeTaskFactory as the PatchLibTorchSharpForOldLibStdCxx task (see
 // ReSTE.Runtime.targets), and into the runtime tests with RESTE_ELF_TESTS defined, which test the logic directly.
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
