@@ -1,5 +1,9 @@
 using System.Runtime.CompilerServices;
 
+// The TorchSharp tests seed libtorch's global generator (manual_seed); run the test classes one after another so that
+// every run draws the same models and a failure reproduces.
+[assembly: Xunit.CollectionBehavior(DisableTestParallelization = true)]
+
 namespace ReSTE.Inference.Tests
 {
     static class TestSetup
