@@ -8,7 +8,8 @@ namespace ReSTE.Reports
     public sealed record LayerValue(string Layer, double EstimatingError, double GradientInstability);
 
     /// <summary>
-    /// One epoch of one run: the estimator's parameter during it (o for ReSTE), the mean training loss, the validation
+    /// One epoch of one run, numbered as its producer numbers it (the CLI: from 1, as the trainer prints it;
+    /// increasing within a run): the estimator's parameter during it (o for ReSTE), the mean training loss, the validation
     /// top-1 (percent), the epoch's e and s (aggregated over layers as the run's <see cref="RunRecord.Definition"/>
     /// says) and the per-layer values they came from.
     /// </summary>
@@ -54,7 +55,8 @@ namespace ReSTE.Reports
     /// Everything one training run reports: its name, estimator and o_end, the indicator definition its e and s follow
     /// ("current" or "reference", see <c>ReSTE.Runtime.Indicators.IndicatorDefinition</c>), per-epoch records, the
     /// training loss of every step, the run's summary e and s, and, at the end of training, the distribution of the
-    /// per-weight estimating error |sign(w) − f(w)| and of the weight gradients over all binary layers.
+    /// per-weight estimating error |sign(w) − f(w)| and of the weight gradients over all binary layers (the runtime's
+    /// IndicatorRecorder histograms log10|g| of the non-zero gradients).
     /// </summary>
     public sealed record RunRecord(
         string Name,

@@ -14,7 +14,7 @@ namespace ReSTE.Reports
     /// The paper's figures drawn with ScottPlot as PNG:
     /// Fig. 4 (<see cref="Fig4File"/>): e, s and best top-1 against o_end, one panel each;
     /// Fig. 5 (<see cref="Fig5File"/>): the distribution of the per-weight estimating error |sign(w) − f(w)| and of the
-    /// weight gradients at the end of training, one curve per o_end;
+    /// weight gradients (as log10|∂L/∂w| of the non-zero ones) at the end of training, one curve per o_end;
     /// the training loss of each run against the step (<c>loss_&lt;run&gt;.png</c>; the paper's Fig. 6 shows loss spikes at
     /// o_end = 10); for a comparison, <see cref="CompareFile"/>: best top-1, e and s per estimator as bars.
     /// </summary>
@@ -98,7 +98,8 @@ namespace ReSTE.Reports
 
         /// <summary>
         /// Fig. 5: two panels, the distribution (fraction of weights per bin) of the per-weight estimating error and of
-        /// the weight gradients at the end of training, one curve per run, labelled by o_end.
+        /// the weight gradients (<see cref="RunRecord.GradientDistribution"/>: log10|∂L/∂w| as the CLI records it) at
+        /// the end of training, one curve per run, labelled by o_end.
         /// </summary>
         public static string Fig5(string path, IReadOnlyList<RunRecord> runs, FigureSize? size = null)
         {
@@ -106,7 +107,7 @@ namespace ReSTE.Reports
             var sorted = runs.OrderBy(r => r.OEnd).ToArray();
             var multiplot = Columns(
                 DistributionPanel(sorted, r => r.ErrorDistribution, "|sign(w) − f(w)|", "distribution of the estimating error"),
-                DistributionPanel(sorted, r => r.GradientDistribution, "∂L/∂w", "distribution of the weight gradients"));
+                DistributionPanel(sorted, r => r.GradientDistribution, "log10 |∂L/∂w|", "distribution of the weight gradients"));
             multiplot.SavePng(path, size.Width, size.Height);
             return path;
         }

@@ -72,7 +72,10 @@ namespace ReSTE.Runtime.Analysis
         /// <summary>
         /// Histograms over all binary layers of <paramref name="model"/>: the per-weight estimating error
         /// |sign(w) − f(w)| (f as the definition says: the layer's estimator now, or ReSTE at o_end) over [0, max], and
-        /// the weight gradients over [−max|g|, max|g|] (null when no layer has a gradient).
+        /// the magnitude of the non-zero weight gradients on a log scale, log10|g|, over [min, max] of log10|g| (null when
+        /// no layer has a non-zero gradient). Gradients span orders of magnitude and their spread is what s measures: on
+        /// a linear scale a few large ones squeeze every other run into one bin. Zero gradients (ReSTE's |w| &gt; t) have
+        /// no logarithm and are left out.
         /// </summary>
         public (ValueHistogram Error, ValueHistogram? Gradient) Distributions(nn.Module model, int bins = 60)
         {
@@ -91,8 +94,21 @@ namespace ReSTE.Runtime.Analysis
             }
             if (errors.Count == 0) throw new InvalidOperationException("IndicatorRecorder: the model has no binary layers.");
             var error = Histogram(torch.cat(errors), bins, symmetric: false);
-            var gradient = grads.Count == 0 ? null : Histogram(torch.cat(grads), bins, symmetric: true);
+            ValueHistogram? gradient = null;
+            if (grads.Count > 0)
+            {
+                var magnitude = torch.cat(grads).abs_();
+                var nonZero = magnitude.masked_select(magnitude.gt(0));
+                if (nonZero.numel() > 0) gradient = LogHistogram(nonZero.log10_(), bins);
+            }
             return (error, gradient);
+        }
+
+        static ValueHistogram LogHistogram(Tensor logValues, int bins)
+        {
+            double min = logValues.min().item<double>(), max = logValues.max().item<double>();
+            if (!(max > min)) { min -= 0.5; max += 0.5; } // one value: a unit range around it
+            return Bin(logValues, bins, min, max);
         }
 
         static ValueHistogram Histogram(Tensor values, int bins, bool symmetric)
@@ -100,6 +116,11 @@ namespace ReSTE.Runtime.Analysis
             double max = values.abs().max().item<double>();
             if (!(max > 0)) max = 1e-12; // all zeros: one tiny range, every value in the first (or middle) bin
             double min = symmetric ? -max : 0;
+            return Bin(values, bins, min, max);
+        }
+
+        static ValueHistogram Bin(Tensor values, int bins, double min, double max)
+        {
             var counts = new long[bins];
             double width = (max - min) / bins;
             var index = values.sub(min).div_(width).floor_().clamp_(0, bins - 1).to_type(ScalarType.Int64);
