@@ -37,6 +37,7 @@ namespace ReSTE.Samples
                 }
             }
             var root = Cli.Build(r => Guard(() => commands.Train(r)), r => Guard(() => commands.Eval(r)), r => Guard(() => commands.Bench(r)));
+            Analysis.AnalysisCli.Register(root, output, cancel, Guard);
             return Cli.Run(args, root, output, error);
         }
     }

@@ -51,7 +51,7 @@ namespace ReSTE.Samples.Tests
         {
             var (code, _, err) = Run();
             Assert.Equal(2, code);
-            Assert.Contains("Usage: ReSTE.Samples <train|eval|bench>", err);
+            Assert.Contains("Usage: ReSTE.Samples <train|eval|bench|", err); // then sweep, compare and any later commands
         }
 
         [Fact]
