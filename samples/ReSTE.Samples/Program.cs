@@ -38,6 +38,7 @@ namespace ReSTE.Samples
             }
             var root = Cli.Build(r => Guard(() => commands.Train(r)), r => Guard(() => commands.Eval(r)), r => Guard(() => commands.Bench(r)));
             Analysis.AnalysisCli.Register(root, output, cancel, Guard);
+            DeployCommands.Register(root, output, Guard);
             return Cli.Run(args, root, output, error);
         }
     }
