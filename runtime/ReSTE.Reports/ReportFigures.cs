@@ -12,7 +12,8 @@ namespace ReSTE.Reports
 
     /// <summary>
     /// The paper's figures drawn with ScottPlot as PNG:
-    /// Fig. 4 (<see cref="Fig4File"/>): e, s and best top-1 against o_end, one panel each;
+    /// Fig. 4 (<see cref="Fig4File"/>): e, s (log10 s when it spans more than two orders of magnitude) and best
+    /// top-1 against o_end, one panel each;
     /// Fig. 5 (<see cref="Fig5File"/>): the distribution of the per-weight estimating error |sign(w) − f(w)| and of the
     /// weight gradients (as log10|∂L/∂w| of the non-zero ones) at the end of training, one curve per o_end;
     /// the training loss of each run against the step (<c>loss_&lt;run&gt;.png</c>; the paper's Fig. 6 shows loss spikes at
@@ -65,7 +66,7 @@ namespace ReSTE.Reports
             double[] x = sorted.Select(r => r.OEnd).ToArray();
             var multiplot = Columns(
                 Panel(x, sorted.Select(r => r.SummaryEstimatingError).ToArray(), "o_end", "estimating error e", "e against o_end"),
-                Panel(x, sorted.Select(r => r.SummaryGradientInstability).ToArray(), "o_end", "gradient instability s", "s against o_end"),
+                LogPanelIfWide(x, sorted.Select(r => r.SummaryGradientInstability).ToArray(), "o_end", "gradient instability s", "s against o_end"),
                 Panel(x, sorted.Select(r => r.BestTop1).ToArray(), "o_end", "best top-1 (%)", "top-1 against o_end"));
             multiplot.SavePng(path, size.Width, size.Height);
             return path;
@@ -82,6 +83,17 @@ namespace ReSTE.Reports
             for (int i = 1; i < panels.Length; i++) multiplot.AddPlot(panels[i]);
             multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
             return multiplot;
+        }
+
+        /// <summary>
+        /// A panel of y, or of log10 y when every y is positive and they span more than two orders of magnitude (s
+        /// typically grows by several with o_end; on a linear axis the small values would all sit on zero).
+        /// </summary>
+        static Plot LogPanelIfWide(double[] x, double[] y, string xLabel, string yLabel, string title)
+        {
+            var finite = y.Where(double.IsFinite).ToArray();
+            bool log = finite.Length > 1 && finite.All(v => v > 0) && finite.Max() / finite.Min() > 100;
+            return log ? Panel(x, y.Select(Math.Log10).ToArray(), xLabel, $"log10 {yLabel}", title) : Panel(x, y, xLabel, yLabel, title);
         }
 
         static Plot Panel(double[] x, double[] y, string xLabel, string yLabel, string title)

@@ -115,6 +115,9 @@ namespace ReSTE.Reports
             string definition = string.Join(", ", runs.Select(r => r.Definition).Distinct());
             sb.Append(result.Kind == ExperimentKind.Sweep ? "# Equilibrium sweep over o_end\n\n" : "# Estimator comparison\n\n");
             sb.Append($"Indicator definition: {definition}. e = ‖sign(w) − f(w)‖₂ (estimating error), s = var(|∂L/∂w|) (gradient instability).\n\n");
+            foreach (var d in runs.Select(r => r.Definition).Distinct())
+                if (DefinitionNotes.TryGetValue(d, out var note)) sb.Append($"- {d}: {note}\n");
+            sb.Append('\n');
             sb.Append("| run | estimator | o_end | best top-1 (%) | best epoch | e | s |\n");
             sb.Append("|---|---|---:|---:|---:|---:|---:|\n");
             foreach (var r in runs)
@@ -140,6 +143,13 @@ namespace ReSTE.Reports
             }
             return sb.ToString();
         }
+
+        /// <summary>What e and s mean under each indicator definition, as the runtime's IndicatorDefinition documents it.</summary>
+        public static readonly IReadOnlyDictionary<string, string> DefinitionNotes = new Dictionary<string, string>
+        {
+            ["current"] = "f is each layer's estimator at its current parameter (o of the epoch); per epoch, e and s are means over the layers; per run, means over the epochs.",
+            ["reference"] = "as the reference code: f is ReSTE's sign(w)|w|^(1/o_end) at the run's o_end whatever the epoch and estimator; per epoch, e and s are sums over the layers; per run, e is the mean over epochs and s the sum over epochs.",
+        };
 
         /// <summary>Reads a CSV file written here into rows of named fields (the header names the fields).</summary>
         public static IReadOnlyList<IReadOnlyDictionary<string, string>> ReadCsv(string path)

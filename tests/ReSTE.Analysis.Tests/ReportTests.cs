@@ -164,6 +164,9 @@ namespace ReSTE.Analysis.Tests
             var compare = File.ReadAllText(ComparePath(ReportTables.ReportMarkdown));
             Assert.StartsWith("# Estimator comparison", compare);
             Assert.Contains("Indicator definition: reference.", compare);
+            Assert.Contains("- reference: as the reference code", compare);
+            Assert.Contains("- current: f is each layer's estimator at its current parameter", md);
+            Assert.DoesNotContain("- reference:", md);
             foreach (var name in ExperimentRunner.DefaultEstimators) Assert.Contains($"| {name} | {name} | 3 |", compare);
         }
 
