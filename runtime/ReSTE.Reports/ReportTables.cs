@@ -151,6 +151,46 @@ namespace ReSTE.Reports
             ["reference"] = "as the reference code: f is ReSTE's sign(w)|w|^(1/o_end) at the run's o_end whatever the epoch and estimator; per epoch, e and s are sums over the layers; per run, e is the mean over epochs and s the sum over epochs.",
         };
 
+        /// <summary>
+        /// Reads back the runs that <see cref="WriteAll"/> wrote into <paramref name="directory"/> (runs, epochs,
+        /// layers, losses and distributions CSV files), so that tables and figures can be redrawn from the numbers
+        /// alone, on a machine without TorchSharp. Numbers come back exactly (they are written in round-trip form).
+        /// </summary>
+        public static ExperimentResult Load(string directory, ExperimentKind kind)
+        {
+            string P(string name) => Path.Combine(directory, name);
+            var epochRows = ReadCsv(P(EpochsCsv));
+            var layerRows = ReadCsv(P(LayersCsv));
+            var lossRows = ReadCsv(P(LossesCsv));
+            var distRows = ReadCsv(P(DistributionsCsv));
+            var runs = new List<RunRecord>();
+            foreach (var r in ReadCsv(P(RunsCsv)))
+            {
+                string name = r["run"];
+                var epochs = epochRows.Where(e => e["run"] == name).Select(e =>
+                {
+                    string epoch = e["epoch"];
+                    var layers = layerRows.Where(l => l["run"] == name && l["epoch"] == epoch)
+                        .Select(l => new LayerValue(l["layer"], ParseNumber(l["e"]), ParseNumber(l["s"]))).ToArray();
+                    return new EpochRecord(int.Parse(epoch, CultureInfo.InvariantCulture), ParseNumber(e["parameter"]), ParseNumber(e["train_loss"]),
+                        ParseNumber(e["top1"]), ParseNumber(e["e"]), ParseNumber(e["s"]), layers);
+                }).ToArray();
+                var losses = lossRows.Where(l => l["run"] == name).OrderBy(l => int.Parse(l["step"], CultureInfo.InvariantCulture))
+                    .Select(l => ParseNumber(l["loss"])).ToArray();
+                Histogram? Dist(string quantity)
+                {
+                    var bins = distRows.Where(d => d["run"] == name && d["quantity"] == quantity)
+                        .OrderBy(d => int.Parse(d["bin"], CultureInfo.InvariantCulture)).ToArray();
+                    if (bins.Length == 0) return null;
+                    return new Histogram(ParseNumber(bins[0]["low"]), ParseNumber(bins[^1]["high"]),
+                        bins.Select(d => long.Parse(d["count"], CultureInfo.InvariantCulture)).ToArray());
+                }
+                runs.Add(new RunRecord(name, r["estimator"], ParseNumber(r["o_end"]), r["definition"], epochs, losses,
+                    ParseNumber(r["e"]), ParseNumber(r["s"]), Dist("error"), Dist("gradient")));
+            }
+            return new ExperimentResult(kind, runs);
+        }
+
         /// <summary>Reads a CSV file written here into rows of named fields (the header names the fields).</summary>
         public static IReadOnlyList<IReadOnlyDictionary<string, string>> ReadCsv(string path)
         {

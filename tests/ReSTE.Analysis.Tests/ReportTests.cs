@@ -200,6 +200,36 @@ namespace ReSTE.Analysis.Tests
         }
 
         [Fact]
+        public void The_csv_files_load_back_into_the_same_runs_and_redraw()
+        {
+            var loaded = ReportTables.Load(Path.Combine(_x.Directory, "sweep"), ExperimentKind.Sweep);
+            Assert.Equal(_x.Sweep.Runs.Count, loaded.Runs.Count);
+            for (int i = 0; i < loaded.Runs.Count; i++)
+            {
+                var (a, b) = (_x.Sweep.Runs[i], loaded.Runs[i]);
+                Assert.Equal((a.Name, a.Estimator, a.OEnd, a.Definition), (b.Name, b.Estimator, b.OEnd, b.Definition));
+                Assert.Equal((a.SummaryEstimatingError, a.SummaryGradientInstability), (b.SummaryEstimatingError, b.SummaryGradientInstability));
+                Assert.Equal(a.StepLosses, b.StepLosses);
+                Assert.Equal(a.ErrorDistribution!.Counts, b.ErrorDistribution!.Counts);
+                Assert.Equal(a.GradientDistribution!.Counts, b.GradientDistribution!.Counts);
+                Assert.Equal(a.ErrorDistribution.Max, b.ErrorDistribution.Max, 12);
+                for (int e = 0; e < a.Epochs.Count; e++)
+                {
+                    var (x, y) = (a.Epochs[e], b.Epochs[e]);
+                    Assert.Equal((x.Epoch, x.Parameter, x.TrainLoss, x.Top1, x.EstimatingError, x.GradientInstability),
+                                 (y.Epoch, y.Parameter, y.TrainLoss, y.Top1, y.EstimatingError, y.GradientInstability));
+                    Assert.Equal(x.Layers, y.Layers);
+                }
+            }
+            // The same tables come out again.
+            Assert.Equal(File.ReadAllText(SweepPath(ReportTables.LayersCsv)), ReportTables.Layers(loaded.Runs));
+            Assert.Equal(File.ReadAllText(SweepPath(ReportTables.ReportMarkdown)), ReportTables.Markdown(loaded));
+            var redrawn = Path.Combine(_x.Directory, "redrawn.png");
+            ReportFigures.Fig4(redrawn, loaded.Runs);
+            Assert.Equal((ReportFigures.PanelRowSize.Width, ReportFigures.PanelRowSize.Height), PngInfo.Read(redrawn));
+        }
+
+        [Fact]
         public void A_figure_has_exactly_its_panels()
         {
             var panels = new[] { new ScottPlot.Plot(), new ScottPlot.Plot(), new ScottPlot.Plot() };
