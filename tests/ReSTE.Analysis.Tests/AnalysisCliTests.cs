@@ -100,6 +100,8 @@ namespace ReSTE.Analysis.Tests
         [InlineData("compare --estimators STE,ste", "--estimators: STE is given twice")]
         [InlineData("sweep --definition paper", "unknown indicator definition 'paper'")]
         [InlineData("sweep --bins 0", "--bins must be ≥ 1")]
+        [InlineData("compare --test-limit 0", "--test-limit must be ≥ 1")]
+        [InlineData("compare --o-end 0.5", "--o-end must be a finite number ≥ 1")]
         public void Bad_arguments_are_one_line_errors(string args, string message)
         {
             var (code, _, stderr) = Run(args.Split(' ').Concat(new[] { "--data", _data }).ToArray());

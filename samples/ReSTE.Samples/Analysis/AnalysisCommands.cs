@@ -44,14 +44,13 @@ namespace ReSTE.Samples.Analysis
             HelpName = "name",
             DefaultValueFactory = _ => "current",
         };
-        public static readonly Option<int?> TestLimit = new("--test-limit") { Description = "Evaluate on the first N test images (default: all 10,000)", HelpName = "N" };
         public static readonly Option<int> Bins = new("--bins") { Description = "Histogram bins of Fig. 5", HelpName = "N", DefaultValueFactory = _ => 60 };
 
         /// <summary>Adds <c>sweep</c> and <c>compare</c> to <paramref name="root"/>; <paramref name="guard"/> turns errors into exit codes.</summary>
         public static void Register(RootCommand root, TextWriter output, CancellationToken cancel, Func<Func<int>, int> guard)
         {
             var commands = new AnalysisCommands(output, cancel);
-            var shared = new Option[] { Cli.Model, Cli.Epochs, Cli.Batch, Cli.A32, Cli.Warmup, Cli.Device, Cli.Data, Cli.Out, Cli.Seed, Cli.Limit, TestLimit, Cli.Lr, Definition, Bins };
+            var shared = new Option[] { Cli.Model, Cli.Epochs, Cli.Batch, Cli.A32, Cli.Warmup, Cli.Device, Cli.Data, Cli.Out, Cli.Seed, Cli.Limit, Cli.TestLimit, Cli.Lr, Definition, Bins };
 
             var sweep = new Command("sweep", "Train ReSTE at each o_end with the indicators on; write e, s and top-1 per run, epoch and layer (CSV, Markdown) and the paper's Fig. 4, Fig. 5 and loss curves (PNG)");
             sweep.Options.Add(OEnds);
@@ -116,8 +115,7 @@ namespace ReSTE.Samples.Analysis
         {
             int bins = r.GetValue(AnalysisCli.Bins);
             if (bins < 1) throw new ArgumentException($"--bins must be ≥ 1, not {bins}.");
-            int? testLimit = r.GetValue(AnalysisCli.TestLimit);
-            if (testLimit is < 1) throw new ArgumentException($"--test-limit must be ≥ 1, not {testLimit}.");
+            int? testLimit = r.GetValue(Cli.TestLimit); // checked by Cli.Validate
             long seed = r.GetValue(Cli.Seed);
             if (seed < int.MinValue || seed > int.MaxValue) throw new ArgumentException($"--seed {seed} is out of range for an experiment.");
             var model = r.GetValue(Cli.Model)!;
