@@ -190,6 +190,7 @@ namespace ReSTE.Samples
                 const int batch = 250;
                 double maxDiff = 0;
                 int agree = 0, torchCorrect = 0;
+                var differing = new List<(int Index, double Diff)>();
                 var torchClock = Stopwatch.StartNew();
                 var mean = tensor(CifarResNetExport.Mean).reshape(1, 3, 1, 1);
                 var std = tensor(CifarResNetExport.Std).reshape(1, 3, 1, 1);
@@ -211,6 +212,9 @@ namespace ReSTE.Samples
                         var a = outputs.AsSpan((start + i) * 10, 10);
                         for (int j = 0; j < 10; j++) maxDiff = Math.Max(maxDiff, Math.Abs(e[j] - a[j]));
                         int ke = InferenceEngine.ArgMax(e);
+                        double d = 0;
+                        for (int j = 0; j < 10; j++) d = Math.Max(d, Math.Abs(e[j] - a[j]));
+                        if (d >= 1e-4) differing.Add((start + i, d));
                         if (ke == InferenceEngine.ArgMax(a)) agree++;
                         if (ke == set.Labels[start + i]) torchCorrect++;
                     }
@@ -221,7 +225,8 @@ namespace ReSTE.Samples
                     $"same prediction on {N(agree)}/{N(set.Count)}, max |Δlogit| {maxDiff:G3}"));
                 if (agree != set.Count || maxDiff >= 1e-4)
                 {
-                    o.WriteLine("compare: the engine and TorchSharp disagree beyond 1e-4.");
+                    o.WriteLine($"compare: the engine and TorchSharp disagree beyond 1e-4 on {differing.Count} images: " +
+                        string.Join(", ", differing.Take(20).Select(t => string.Create(CultureInfo.InvariantCulture, $"#{t.Index} ({t.Diff:G3})"))));
                     return 1;
                 }
             }

@@ -162,7 +162,7 @@ namespace ReSTE.Inference.Engine
         {
             public readonly float[] A, B;
             public AffinePw(float[] a, float[] b) { A = a; B = b; }
-            public override float Apply(float v, int c) => v * A[c] + B[c];
+            public override float Apply(float v, int c) => MathF.FusedMultiplyAdd(v, A[c], B[c]);
             public override string Describe() => "BatchNorm(affine)";
         }
 
@@ -250,10 +250,10 @@ namespace ReSTE.Inference.Engine
                                         for (; o + vw <= co; o += vw)
                                         {
                                             var a = new Vector<float>(acc.Slice(o, vw));
-                                            (a + vv * new Vector<float>(w.Slice(o, vw))).CopyTo(acc.Slice(o, vw));
+                                            Vector.FusedMultiplyAdd(vv, new Vector<float>(w.Slice(o, vw)), a).CopyTo(acc.Slice(o, vw));
                                         }
                                     }
-                                    for (; o < co; o++) acc[o] += v * w[o];
+                                    for (; o < co; o++) acc[o] = MathF.FusedMultiplyAdd(v, w[o], acc[o]);
                                 }
                             }
                         }
@@ -307,13 +307,13 @@ namespace ReSTE.Inference.Engine
                         for (int o = 0; o < vec; o += 8)
                         {
                             var v = Vector256.ConvertToSingle(Vector256.Create(dots.AsSpan(row + o, 8))) * Vector256.Create(s.AsSpan(o, 8));
-                            v = Vector256.Max(v, Vector256<float>.Zero) * Vector256.Create(a.AsSpan(o, 8)) + Vector256.Create(b.AsSpan(o, 8));
+                            v = Vector256.FusedMultiplyAdd(Vector256.Max(v, Vector256<float>.Zero), Vector256.Create(a.AsSpan(o, 8)), Vector256.Create(b.AsSpan(o, 8)));
                             v.CopyTo(y.AsSpan(row + o, 8));
                         }
                         for (int o = vec; o < co; o++)
                         {
                             float v = dots[row + o] * s[o];
-                            y[row + o] = (v > 0 ? v : 0) * a[o] + b[o];
+                            y[row + o] = MathF.FusedMultiplyAdd(v > 0 ? v : 0, a[o], b[o]);
                         }
                     }
                     return;

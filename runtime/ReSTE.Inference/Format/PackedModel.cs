@@ -176,16 +176,21 @@ namespace ReSTE.Inference.Format
         public float[] RunningVar { get; }
         public float Eps { get; }
 
-        /// <summary>The affine map a·x + b equal to this BatchNorm (computed in double, rounded once).</summary>
+        /// <summary>
+        /// The affine map a·x + b equal to this BatchNorm, computed in float exactly as libtorch's CPU kernel does in eval
+        /// mode on an FMA machine (invstd = 1 / sqrt(var + eps); a = invstd · weight; b = fma(−mean, a, bias)), so that
+        /// fma(x, a, b) rounds as libtorch's output does: an activation that lands within rounding of 0 then gets the same sign on both sides.
+        /// </summary>
         public (float[] A, float[] B) Fold()
         {
             var a = new float[Channels];
             var b = new float[Channels];
             for (int c = 0; c < Channels; c++)
             {
-                double inv = 1.0 / Math.Sqrt((double)RunningVar[c] + Eps);
-                a[c] = (float)(Weight[c] * inv);
-                b[c] = (float)(Bias[c] - RunningMean[c] * inv * Weight[c]);
+                float invstd = 1f / MathF.Sqrt(RunningVar[c] + Eps);
+                float alpha = invstd * Weight[c];
+                a[c] = alpha;
+                b[c] = MathF.FusedMultiplyAdd(-RunningMean[c], alpha, Bias[c]);
             }
             return (a, b);
         }

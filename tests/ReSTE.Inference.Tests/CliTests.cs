@@ -1,0 +1,61 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text.RegularExpressions;
+using ReSTE.Inference.Format;
+using Xunit;
+
+namespace ReSTE.Inference.Tests
+{
+    /// <summary>The samples CLI's <c>export</c> and <c>infer</c> verbs, end to end.</summary>
+    public sealed class CliTests : IDisposable
+    {
+        readonly string _dir = Path.Combine(Path.GetTempPath(), "reste-cli-" + Guid.NewGuid().ToString("N"));
+        public CliTests() { Directory.CreateDirectory(_dir); }
+        public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
+
+        static (int Code, string Out, string Err) Run(params string[] args)
+        {
+            var o = new StringWriter();
+            var e = new StringWriter();
+            int code = ReSTE.Samples.Program.Run(args, o, e);
+            return (code, o.ToString(), e.ToString());
+        }
+
+        [Fact]
+        public void Export_ThenInfer_OnTestImages()
+        {
+            var file = Path.Combine(_dir, "r20.rbnn");
+            var (code, output, err) = Run("export", "--random-init", "--seed", "3", "--out", file, "--summary");
+            Assert.True(code == 0, err);
+            Assert.Contains("267,264", output);
+            Assert.Contains("33,408 bytes", output);
+            var model = PackedModelFile.Load(file);
+            Assert.Equal(18, model.Ops.Count(op => op is BinaryConv2dOp));
+
+            (code, output, err) = Run("infer", "--packed", file, "--test-limit", "40", "--threads", "2");
+            Assert.True(code == 0, err);
+            Assert.Matches(new Regex(@"40 test images, top-1 \d+\.\d\d%, \d+ img/s"), output);
+        }
+
+        [Fact]
+        public void Infer_CorruptFile_ExitsWithTheReason()
+        {
+            var file = Path.Combine(_dir, "r20.rbnn");
+            Assert.Equal(0, Run("export", "--random-init", "--out", file).Code);
+            var bytes = File.ReadAllBytes(file);
+            File.WriteAllBytes(file, bytes[..(bytes.Length / 2)]);
+            var (code, _, err) = Run("infer", "--packed", file, "--test-limit", "5");
+            Assert.Equal(1, code);
+            Assert.Contains("Truncated packed model", err);
+        }
+
+        [Fact]
+        public void Export_WithoutASource_IsRefused()
+        {
+            var (code, _, err) = Run("export", "--out", Path.Combine(_dir, "x.rbnn"));
+            Assert.Equal(1, code);
+            Assert.Contains("exactly one of --checkpoint, --weights and --random-init", err);
+        }
+    }
+}
