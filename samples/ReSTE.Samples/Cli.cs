@@ -39,18 +39,31 @@ namespace ReSTE.Samples
         public static readonly Option<bool> A32 = new("--a32") { Description = "Full-precision activations (1W/32A) instead of 1W/1A" };
         public static readonly Option<int> Warmup = new("--warmup")
         {
-            Description = "Linear warm-up epochs before the cosine decay (--warmup alone: 5)",
+            Description = "Linear warm-up epochs before the cosine decay (--warmup alone: 5; default none)",
             HelpName = "N",
             Arity = ArgumentArity.ZeroOrOne,
-            DefaultValueFactory = _ => 0,
+            // Called when the option is absent (0) and when it is given without a value (the paper's 5).
+            DefaultValueFactory = a => a.Parent is OptionResult { Implicit: false } ? DefaultWarmup : 0,
             CustomParser = r =>
             {
-                if (r.Tokens.Count == 0) return 5;
+                if (r.Tokens.Count == 0) return DefaultWarmup;
                 if (int.TryParse(r.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0) return n;
                 r.AddError($"--warmup: '{r.Tokens[0].Value}' is not a number of epochs.");
                 return 0;
             },
         };
+
+        /// <summary>The paper's warm-up, used by a bare <c>--warmup</c>.</summary>
+        public const int DefaultWarmup = 5;
+
+        /// <summary>Warm-up epochs: 0 when --warmup is absent, 5 when it is given alone, else its value.</summary>
+        public static int WarmupEpochs(ParseResult r)
+        {
+            var result = r.GetResult(Warmup);
+            if (result is null || result.Implicit) return 0;
+            if (result.Tokens.Count == 0) return DefaultWarmup;
+            return r.GetValue(Warmup);
+        }
         public static readonly Option<string> Device = new("--device") { Description = "cpu | cuda | cuda:N", HelpName = "device", DefaultValueFactory = _ => "cpu" };
         public static readonly Option<string?> Data = new("--data") { Description = "CIFAR-10 folder or cifar-10-binary.tar.gz (default: ../shared/data/cifar10 found from the repository or the current folder)", HelpName = "path" };
         public static readonly Option<string?> Out = new("--out") { Description = "Output folder: checkpoint, best weights, metrics, TensorBoard events (default runs/<model>)", HelpName = "dir" };
@@ -122,8 +135,8 @@ namespace ReSTE.Samples
                         throw new UsageException($"--o-end applies to the ReSTE estimator only, not {r.GetValue(EstimatorName)}.");
                 }
             }
-            if (Has(Warmup) && Has(Epochs) && r.GetValue(Warmup) > 0 && r.GetValue(Warmup) >= r.GetValue(Epochs))
-                throw new UsageException($"--warmup {r.GetValue(Warmup)} must be less than --epochs {r.GetValue(Epochs)}.");
+            if (Has(Warmup) && Has(Epochs) && WarmupEpochs(r) is var warm && warm > 0 && warm >= r.GetValue(Epochs))
+                throw new UsageException($"--warmup {warm} must be less than --epochs {r.GetValue(Epochs)}.");
             if (Has(Device))
             {
                 var d = r.GetValue(Device)!.Trim().ToLowerInvariant();

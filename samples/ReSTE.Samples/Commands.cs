@@ -65,7 +65,7 @@ namespace ReSTE.Samples
         public int Train(ParseResult r)
         {
             var choice = Choice(r);
-            int epochs = r.GetValue(Cli.Epochs), batch = r.GetValue(Cli.Batch), warmup = r.GetValue(Cli.Warmup);
+            int epochs = r.GetValue(Cli.Epochs), batch = r.GetValue(Cli.Batch), warmup = Cli.WarmupEpochs(r);
             long seed = r.GetValue(Cli.Seed);
             int? limit = r.GetValue(Cli.Limit);
             double lr = r.GetValue(Cli.Lr);
@@ -123,7 +123,7 @@ namespace ReSTE.Samples
                 new TensorBoardHook(Path.Combine(outDir, "tensorboard")),
             };
             var trainer = new Trainer(model, train, test, options, hooks);
-            _out.WriteLine($"train: {epochs} epochs × {trainer.StepsPerEpoch} steps of {batch}, lr {lr.ToString(CultureInfo.InvariantCulture)}" +
+            _out.WriteLine($"train: {epochs} epoch{(epochs == 1 ? "" : "s")} × {trainer.StepsPerEpoch} steps of {batch}, lr {lr.ToString(CultureInfo.InvariantCulture)}" +
                            $"{(warmup > 0 ? $" ({warmup} warm-up epochs)" : "")}, cosine; seed {seed}; output {outDir}" +
                            (resume is not null ? $"; resuming {resume}" : ""));
             var result = trainer.Run(_cancel);

@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using Xunit;
 
@@ -27,7 +28,10 @@ namespace ReSTE.Samples.Tests
         [InlineData("train --o-end 0.5", "--o-end must be a finite number ≥ 1")]
         [InlineData("train --device tpu", "'tpu' is not cpu, cuda or cuda:N")]
         [InlineData("train --epochs 3 --warmup 5", "--warmup 5 must be less than --epochs 3")]
+        [InlineData("train --epochs 4 --warmup", "--warmup 5 must be less than --epochs 4")]
+        [InlineData("train --warmup soon", "--warmup: 'soon' is not a number of epochs")]
         [InlineData("train --limit 0", "--limit must be ≥ 1")]
+        [InlineData("train --test-limit 0", "--test-limit must be ≥ 1")]
         [InlineData("train --batch -4", "--batch must be ≥ 1")]
         [InlineData("train --bogus", "Unrecognized command or argument '--bogus'")]
         [InlineData("fly", "Unrecognized command or argument 'fly'")]
@@ -36,7 +40,10 @@ namespace ReSTE.Samples.Tests
         [InlineData("bench --steps 0", "--steps must be ≥ 1")]
         public void Wrong_arguments_get_one_line_and_the_usage(string args, string expected)
         {
-            var (code, stdout, err) = Run(args.Split(' '));
+            // Train cases name a data folder that does not exist: were validation to miss one, the run fails fast
+            // (exit 1) instead of training on the whole data set.
+            var argv = args.StartsWith("train", StringComparison.Ordinal) ? args.Split(' ').Append("--data").Append("/nonexistent/cifar").ToArray() : args.Split(' ');
+            var (code, stdout, err) = Run(argv);
             Assert.Equal(2, code);
             Assert.Equal("", stdout);
             var lines = err.TrimEnd().Split('\n');
@@ -44,6 +51,16 @@ namespace ReSTE.Samples.Tests
             Assert.StartsWith("ReSTE.Samples: ", lines[0]);
             Assert.Contains(expected, lines[0]);
             Assert.StartsWith("Usage: ReSTE.Samples", lines[1]);
+        }
+
+        [Theory]
+        [InlineData("--warmup")]
+        [InlineData("--warmup 3")]
+        public void Warmup_alone_or_with_a_value_parses(string warmup)
+        {
+            var (code, _, err) = Run(("train --epochs 6 --data /nonexistent/cifar " + warmup).Split(' '));
+            Assert.Equal(1, code); // past the arguments, stopped by the missing data
+            Assert.Contains("/nonexistent/cifar", err);
         }
 
         [Fact]

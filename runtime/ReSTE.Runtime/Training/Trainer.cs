@@ -229,7 +229,7 @@ namespace ReSTE.Runtime.Training
                 foreach (var h in _hooks) h.OnEpoch(metrics);
             }
             return Finish(new TrainResult(TrainOutcome.Completed, o.Epochs, bestTop1, bestEpoch,
-                $"Done: {o.Epochs} epochs, best top-1 {bestTop1.ToString("F2", CultureInfo.InvariantCulture)}% (epoch {bestEpoch}).", history));
+                $"Done: {o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")}, best top-1 {bestTop1.ToString("F2", CultureInfo.InvariantCulture)}% (epoch {bestEpoch}).", history));
         }
 
         void SaveCheckpoint(MomentumSgd optimizer, int nextEpoch, int nextStep, double bestTop1, int bestEpoch, double loss, double correct, double seen)
