@@ -2,6 +2,7 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace ReSTE.Benchmarks
 {
@@ -17,13 +18,17 @@ namespace ReSTE.Benchmarks
             ReSTE.Runtime.Native.LibTorch.LimitOneDnnIsa();
             if (args.Length > 0 && args[0] == "--quick") { Quick.Run(); return; }
             if (args.Length > 0 && args[0] == "--phases") { Phases.Run(); return; }
+            // In process: BenchmarkDotNet's generated project would not carry libtorch's native libraries (nor the
+            // libstdc++ compatibility patch of libLibTorchSharp.so) that this app's output folder holds.
             var config = DefaultConfig.Instance.AddColumn(StatisticColumn.OperationsPerSecond);
             var rest = args;
+            var job = Job.Default.WithToolchain(InProcessEmitToolchain.Instance);
             if (args.Length > 0 && args[0] == "--short")
             {
-                config = config.AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(5).WithLaunchCount(1).WithId("short"));
+                job = job.WithWarmupCount(3).WithIterationCount(5).WithLaunchCount(1).WithId("short");
                 rest = args[1..];
             }
+            config = config.AddJob(job);
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, config);
         }
     }

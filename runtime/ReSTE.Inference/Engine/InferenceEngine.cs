@@ -80,6 +80,22 @@ namespace ReSTE.Inference.Engine
         }
 
         /// <summary>
+        /// Runs the steps on an activation already in this engine's HWC layout and leaves the result in HWC (no layout
+        /// conversions): for timing a single layer as it runs inside a model.
+        /// </summary>
+        internal void RunHwc(ReadOnlySpan<float> hwcInput, Span<float> hwcOutput)
+        {
+            var ws = Rent();
+            try
+            {
+                hwcInput.CopyTo(ws.Slots[0]);
+                foreach (var step in _steps) step.Run(ws);
+                ws.Slots[_finalSlot].AsSpan(0, OutputLength).CopyTo(hwcOutput);
+            }
+            finally { _pool.Add(ws); }
+        }
+
+        /// <summary>
         /// Outputs for <paramref name="count"/> images stored one after another (N·C·H·W), images spread over up to
         /// <paramref name="maxDegreeOfParallelism"/> threads (1: the calling thread only).
         /// </summary>
