@@ -24,6 +24,7 @@ namespace ReSTE.Runtime.Analysis
     public sealed class EquilibriumHook : ITrainerHook
     {
         readonly List<AnalysedEpoch> _epochs = new();
+        readonly List<double> _stepLosses = new();
         nn.Module? _model;
 
         public EquilibriumHook(IndicatorDefinition definition, double oEnd, int histogramBins = 60)
@@ -36,6 +37,8 @@ namespace ReSTE.Runtime.Analysis
         public IndicatorRecorder Recorder { get; }
         public int HistogramBins { get; }
         public IReadOnlyList<AnalysedEpoch> Epochs => _epochs;
+        /// <summary>The training loss of every step, in order, as the trainer reported them per epoch.</summary>
+        public IReadOnlyList<double> StepLosses => _stepLosses;
         /// <summary>The histograms taken when the run ended (null before, or when it ended before any step).</summary>
         public (ValueHistogram Error, ValueHistogram? Gradient)? Distributions { get; private set; }
         /// <summary>The run's summary e and s (<see cref="IndicatorRecorder.Summary"/>).</summary>
@@ -54,6 +57,7 @@ namespace ReSTE.Runtime.Analysis
             int epoch = metrics.Epoch - 1; // the trainer counts epochs from 1 in its metrics
             var indicators = Recorder.EndEpoch(epoch, metrics.EstimatorParameter);
             _epochs.Add(new AnalysedEpoch(epoch, metrics.EstimatorParameter, metrics.TrainLoss, metrics.TestTop1, indicators));
+            _stepLosses.AddRange(metrics.StepLosses);
         }
 
         public void OnEnd(TrainResult result)

@@ -41,6 +41,11 @@ namespace ReSTE.Runtime.Training
         public double GradientInstability { get; init; } = double.NaN;
         /// <summary>Per-layer indicators (empty when off).</summary>
         public IReadOnlyList<LayerIndicators> Layers { get; init; } = Array.Empty<LayerIndicators>();
+        /// <summary>
+        /// The training loss of each step this epoch ran (from the step a resumed run started at), kept on the device
+        /// during the epoch and read with the epoch's other numbers: loss curves can show spikes (the paper's Fig. 6).
+        /// </summary>
+        public IReadOnlyList<double> StepLosses { get; init; } = Array.Empty<double>();
     }
 
     /// <summary>How a run ended.</summary>
@@ -140,6 +145,7 @@ namespace ReSTE.Runtime.Training
                 using var order = _train.EpochOrder(o.Seed, epoch);
                 using var lossSum = zeros(1, dtype: ScalarType.Float64, device: Device);
                 using var correctSum = zeros(1, dtype: ScalarType.Float64, device: Device);
+                using var stepLosses = zeros(steps, dtype: ScalarType.Float32, device: Device);
                 double seen = 0;
                 if (firstStep > 0)
                 {
@@ -175,6 +181,7 @@ namespace ReSTE.Runtime.Training
                         {
                             long b = y.shape[0];
                             lossSum.add_(loss.detach().to(ScalarType.Float64).mul(b));
+                            stepLosses.narrow(0, step, 1).copy_(loss.detach().reshape(1));
                             correctSum.add_(output.argmax(1).eq(y).sum().to(ScalarType.Float64));
                             seen += b;
                         }
@@ -191,6 +198,9 @@ namespace ReSTE.Runtime.Training
                 }
                 double trainLoss = lossSum.cpu().item<double>() / seen;
                 double trainTop1 = 100.0 * correctSum.cpu().item<double>() / seen;
+                double[] stepLossValues;
+                using (var ran = stepLosses.narrow(0, firstStep, steps - firstStep).to(ScalarType.Float64).cpu())
+                    stepLossValues = ran.data<double>().ToArray();
                 double trainSeconds = clock.Elapsed.TotalSeconds;
                 if (!double.IsFinite(trainLoss))
                 {
@@ -215,7 +225,7 @@ namespace ReSTE.Runtime.Training
                     TrainLoss = trainLoss, TrainTop1 = trainTop1, TestLoss = testLoss, TestTop1 = top1, TestTop5 = top5,
                     BestTop1 = bestTop1, BestEpoch = bestEpoch, TrainSeconds = trainSeconds, EvalSeconds = evalSeconds,
                     ImagesPerSecond = (seen - (firstStep > 0 ? partialSeen : 0)) / Math.Max(trainSeconds, 1e-9),
-                    EstimatingError = avg.E, GradientInstability = avg.S, Layers = layers,
+                    EstimatingError = avg.E, GradientInstability = avg.S, Layers = layers, StepLosses = stepLossValues,
                 };
                 history.Add(metrics);
                 if (CheckpointPath is not null)

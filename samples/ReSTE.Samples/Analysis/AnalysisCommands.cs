@@ -222,7 +222,7 @@ namespace ReSTE.Samples.Analysis
                 gradient = d.Gradient is null ? null : new Histogram(d.Gradient.Min, d.Gradient.Max, d.Gradient.Counts);
             }
             return new RunRecord(spec.Name, spec.Estimator, spec.OEnd, IndicatorDefinitions.Name(hook.Recorder.Definition), epochs,
-                Array.Empty<double>(), e, s, error, gradient);
+                hook.StepLosses.ToArray(), e, s, error, gradient);
         }
     }
 }

@@ -54,6 +54,11 @@ namespace ReSTE.Runtime.Tests.Training
             Assert.All(h, m => Assert.True(m.EstimatingError > 0 && m.GradientInstability >= 0));
             Assert.Single(h[0].Layers);
             Assert.Equal("conv2", h[0].Layers[0].Layer);
+            // Every step's loss comes back with its epoch; weighted by batch sizes they average to the epoch's loss.
+            int batch = Options(null).BatchSize, steps = train.BatchCount(batch);
+            var sizes = Enumerable.Range(0, steps).Select(i => (double)Math.Min(batch, train.Count - i * batch)).ToArray();
+            Assert.All(h, m => Assert.Equal(steps, m.StepLosses.Count));
+            Assert.All(h, m => Assert.Equal(m.TrainLoss, m.StepLosses.Zip(sizes, (l, n) => l * n).Sum() / train.Count, 5));
         }
 
         [Fact]
