@@ -21,6 +21,7 @@ namespace ReSTE.Runtime.Native
         static readonly object Gate = new();
         static string? _loadedFrom;
         static bool _attempted;
+        static Exception? _error;
 
         // Dependency order: each library's needed libraries come before it, so that glibc finds them already loaded.
         static readonly string[] CpuLibraries = { "libc10.so", "libtorch_cpu.so", "libtorch.so" };
@@ -101,8 +102,6 @@ namespace ReSTE.Runtime.Native
                 catch (Exception e) { _error = e; throw; }
             }
         }
-
-        static Exception? _error;
 
         /// <summary>Loads libtorch's libraries from <paramref name="folder"/>, with CUDA when its CUDA libraries are there.</summary>
         public static string LoadFrom(string folder)
