@@ -122,5 +122,53 @@ namespace ReSTE.Generators.Tests
             e = Assert.Throws<ArgumentOutOfRangeException>(() => new ReSTEBlock.BinaryLinear(0, 4));
             Assert.Contains("inFeatures = 0", e.Message);
         }
-    }
+
+        static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+        [Fact]
+        public void Eval_mode_sums_the_signs_as_integers_then_scales_once_whatever_the_batch()
+        {
+            manual_seed(3);
+            // Layer and channel scales, conv and linear; a bias is added after the scale.
+            foreach (var factory in new[] { ReSTEBlock.Layers, ApproxSignChannel.Layers })
+            {
+                using var scope = NewDisposeScope();
+                var conv = factory.Conv2d(32, 16, 3, padding: 1, bias: true);
+                var fc = factory.Linear(300, 7, bias: true);
+                conv.eval(); fc.eval();
+                var layer = (IBinaryLayer)conv;
+                var x = randn(9, 32, 10, 10);
+                x[0, 0, 0, 0] = tensor(0f); // sign(0) = 0 contributes nothing
+                var signsX = x.sign();
+                var signsW = layer.LatentWeight.detach().sign();
+                var beta = BinaryWeights.Scale(layer.LatentWeight.detach(), layer.Scale)!.reshape(-1, 1, 1);
+                using (no_grad())
+                {
+                    var y = conv.call(x);
+                    // Integer partial sums: the float convolution of the signs is exactly the integer one, in any order.
+                    var integer = nn.functional.conv2d(signsX.to(ScalarType.Float64), signsW.to(ScalarType.Float64), padding: new long[] { 1, 1 });
+                    var expected = integer.to(ScalarType.Float32).mul(beta).add(conv.get_parameter("bias")!.view(-1, 1, 1));
+                    Assert.True(Same(y, expected), $"{layer.Estimator.Kind}: eval conv is not conv(signs)·β + bias exactly");
+                    // Batch-invariant bit for bit: one image alone gives the same floats as inside the batch.
+                    for (long i = 0; i < 9; i += 4)
+                        Assert.True(Same(conv.call(x[TensorIndex.Slice(i, i + 1)]), y[TensorIndex.Slice(i, i + 1)]), $"image {i} alone differs");
+                    var v = randn(5, 300);
+                    var yl = fc.call(v);
+                    var fcLayer = (IBinaryLayer)fc;
+                    var betaL = BinaryWeights.Scale(fcLayer.LatentWeight.detach(), fcLayer.Scale)!.reshape(-1);
+                    var expectedL = nn.functional.linear(v.sign().to(ScalarType.Float64), fcLayer.LatentWeight.detach().sign().to(ScalarType.Float64))
+                        .to(ScalarType.Float32).mul(betaL).add(fc.get_parameter("bias")!);
+                    Assert.True(Same(yl, expectedL), $"{fcLayer.Estimator.Kind}: eval linear is not linear(signs)·β + bias exactly");
+                }
+                // Training mode keeps the reference's order (β on the weights): the same values to rounding.
+                using (no_grad())
+                {
+                    var inEval = conv.call(x);
+                    conv.train();
+                    Assert.True(conv.call(x).allclose(inEval, rtol: 1e-5, atol: 1e-6), "train and eval forwards differ beyond rounding");
+                }
+                conv.Dispose(); fc.Dispose();
+            }
+        }
+}
 }

@@ -291,6 +291,24 @@ namespace ReSTE.Generators.Emission
                     : ".mul(weight.abs().mean(new long[] { 1 }, keepdim: true))",
                 _ => "",
             };
+            if (p.Activations && p.Scale != ScaleKind.None)
+            {
+                // In eval mode the ±1 weights meet {−1, 0, +1} activations unscaled: every partial sum is an integer, exact
+                // in fp32 whatever order the backend sums in (oneDNN, batch size, threads), and β multiplies the result
+                // once. Evaluation is then reproducible, and equal to what the packed XNOR engine computes. Training
+                // keeps the reference's order (β on the weights: one small multiply instead of one per output).
+                string outputScale = p.Scale == ScaleKind.LayerMeanAbs
+                    ? "weight.abs().mean()"
+                    : conv ? "weight.abs().mean(new long[] { 1, 2, 3 }).view(-1, 1, 1)" : "weight.abs().mean(new long[] { 1 })";
+                w.Line("if (!training)");
+                w.Open();
+                if (conv)
+                    w.Line($"var y = {Torch}.nn.functional.conv2d({x}, BinarySign.Apply(weight{call}), null, strides: stride, padding: padding, dilation: dilation, groups: groups).mul({outputScale});");
+                else
+                    w.Line($"var y = {Torch}.nn.functional.linear({x}, BinarySign.Apply(weight{call})).mul({outputScale});");
+                w.Line($"return (bias is null ? y : y.add({(conv ? "bias.view(-1, 1, 1)" : "bias")})).MoveToOuterDisposeScope();");
+                w.Close();
+            }
             w.Line($"var w = BinarySign.Apply(weight{call}){scale};");
             if (conv)
                 w.Line($"return {Torch}.nn.functional.conv2d({x}, w, bias, strides: stride, padding: padding, dilation: dilation, groups: groups).MoveToOuterDisposeScope();");
