@@ -66,9 +66,9 @@ namespace ReSTE.Benchmarks
     }
 
     /// <summary>
-    /// One binary 3×3 convolution of each ResNet-20 stage, on one thread: the engine's XNOR step as it runs inside a model
-    /// (copying the HWC activation in and out, packing the float input to bits, gathering patches, XNOR + popcount,
-    /// scale and the fused ReLU/BatchNorm epilogue; preallocated output) against
+    /// One binary 3×3 convolution of each ResNet-20 stage, on one thread: the engine's step as it runs inside a model
+    /// (copying the CHW activations in and out, sign bit-planes of every tap, the bit-sliced count, scale and the fused
+    /// ReLU/BatchNorm epilogue; preallocated output; images in groups of up to 8) against
     /// libtorch's fp32 conv2d of the same shape (a plain convolution of already-binarized ±1 tensors: the cost a float
     /// runtime pays for the layer, without the sign ops).
     /// </summary>
@@ -110,8 +110,7 @@ namespace ReSTE.Benchmarks
         [Benchmark(Description = "XNOR conv (+pack, ReLU, BN)")]
         public float Xnor()
         {
-            int n = _engine.InputLength;
-            for (int i = 0; i < Images; i++) _engine.RunHwc(_x.AsSpan(i * n, n), _y.AsSpan(i * n, n));
+            _engine.RunInto(_x, Images, _y);
             return _y[0];
         }
 

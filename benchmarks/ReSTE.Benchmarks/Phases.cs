@@ -5,46 +5,44 @@ using ReSTE.Inference.Format;
 
 namespace ReSTE.Benchmarks
 {
-    /// <summary>Where a binary convolution's time goes: packing, patch gathering, XNOR + popcount (Stopwatch, one thread).</summary>
+    /// <summary>
+    /// The bit-plane kernel alone (sign planes, counting, integer dots; no float epilogue), per image, one thread, for one
+    /// image and for a group of 8 (Stopwatch).
+    /// </summary>
     static class Phases
     {
-        public static void Run()
+        sealed unsafe class NullSink : BitPlaneConv.Sink
+        {
+            public long Sum;
+            public override void Write(int image, int o, in BitPlaneConv.Counts counts) => Sum += counts.Dot(0);
+        }
+
+        public static unsafe void Run()
         {
             foreach (var (c, size) in new[] { (16, 32), (32, 16), (64, 8) })
-            {
-                var rng = new Random(1);
-                var w = new float[c * c * 9];
-                for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() * 2 - 1);
-                var k = new BinaryConvKernel(new BinaryConv2dOp("conv", c, c, 3, 3, 1, 1, true, BitPacking.Pack(w), new[] { 1f }), size, size);
-                var x = new float[c * size * size];
-                for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
-                int words = Math.Max(size * size * k.PixelWords, k.PatchCount * k.PatchWords);
-                ulong[] ps = new ulong[words], pm = new ulong[words], qs = new ulong[words], qm = new ulong[words];
-                var dots = new int[k.PatchCount * c];
-                double T(Action a)
+                foreach (int n in new[] { 1, 8 })
                 {
-                    a();
-                    var best = double.MaxValue;
-                    for (int r = 0; r < 5; r++)
+                    var rng = new Random(1);
+                    var w = new float[c * c * 9];
+                    for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() * 2 - 1);
+                    var k = new BitPlaneConv(new BinaryConv2dOp("conv", c, c, 3, 3, 1, 1, true, BitPacking.Pack(w), new[] { 1f }), size, size);
+                    var x = new float[n * c * size * size];
+                    for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+                    var ws = new InferenceEngine.Workspace(new[] { 1 }, k.TapVectors, k.BitScratchWords, k.CountSlots);
+                    var sink = new NullSink();
+                    double best = double.MaxValue;
+                    fixed (float* px = x)
                     {
-                        var sw = Stopwatch.StartNew();
-                        for (int i = 0; i < 200; i++) a();
-                        best = Math.Min(best, sw.Elapsed.TotalMilliseconds * 1000 / 200);
+                        for (int i = 0; i < 2000 / n; i++) k.Run(px, n, c * size * size, sink, ws.Scratch);
+                        for (int r = 0; r < 5; r++)
+                        {
+                            var sw = Stopwatch.StartNew();
+                            for (int i = 0; i < 200; i++) k.Run(px, n, c * size * size, sink, ws.Scratch);
+                            best = Math.Min(best, sw.Elapsed.TotalMilliseconds * 1000 / 200 / n);
+                        }
                     }
-                    return best;
+                    Console.WriteLine($"{c}ch {size}×{size}, {n} image{(n > 1 ? "s" : "")} per call: {best:F2} µs per image (counts only)");
                 }
-                double pack = T(() => BinaryConvKernel.PackPixels(x, size * size, c, ps, pm));
-                double im2col = T(() => k.Im2Col(ps, pm, qs, qm));
-                double simd = T(() => k.Dots(qs, qm, dots, true));
-                double scalar = T(() => k.Dots(qs, qm, dots, false));
-                var gs = new ushort[k.FastPathWords * 4];
-                var gm = new ushort[k.FastPathWords * 4];
-                qs = new ulong[k.FastPathWords]; qm = new ulong[k.FastPathWords];
-                double packGrid = T(() => k.PackGrid(x, gs, gm));
-                double im2colGrid = T(() => k.Im2ColGrid(gs, gm, qs, qm));
-                Console.WriteLine($"{c}ch {size}×{size}: pack {pack:F1} µs, im2col {im2col:F1} µs (chunked: pack {packGrid:F1} µs, im2col {im2colGrid:F1} µs), " +
-                    $"dots AVX-512 {simd:F1} µs, dots scalar {scalar:F1} µs");
-            }
         }
     }
 }

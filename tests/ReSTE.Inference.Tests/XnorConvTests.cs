@@ -42,57 +42,92 @@ namespace ReSTE.Inference.Tests
         public static TheoryData<int, int, int, int, int, int, double, double> Cases() => new()
         {
             // in C, out C, H=W, kernel, stride, padding, activation zeros, weight zeros
-            { 16, 16, 8, 3, 1, 1, 0.0, 0.0 },
+            { 16, 16, 8, 3, 1, 1, 0.0, 0.0 },     // 64-pixel planes: 8 per vector
             { 16, 32, 9, 3, 2, 1, 0.2, 0.0 },
             { 32, 32, 6, 3, 1, 1, 0.3, 0.1 },
             { 64, 64, 5, 3, 1, 1, 0.0, 0.0 },
             { 64, 64, 7, 3, 2, 1, 0.5, 0.0 },
             { 3, 5, 7, 3, 1, 1, 0.1, 0.0 },
-            { 70, 9, 5, 3, 1, 1, 0.1, 0.2 },   // two words per pixel, patches straddling words
+            { 70, 9, 5, 3, 1, 1, 0.1, 0.2 },
             { 130, 12, 4, 3, 2, 2, 0.1, 0.0 },
             { 8, 8, 6, 1, 1, 0, 0.0, 0.0 },
             { 8, 16, 6, 5, 1, 2, 0.1, 0.0 },
             { 24, 8, 6, 3, 1, 0, 0.0, 0.0 },
+            { 16, 16, 32, 3, 1, 1, 0.0, 0.0 },    // 1,024-pixel planes: two vectors per plane
+            { 8, 8, 24, 3, 1, 1, 0.1, 0.1 },      // 576 pixels: a partly filled second vector
+            { 16, 16, 30, 3, 2, 1, 0.05, 0.0 },   // 15×15: 4-word lanes, 2 per vector
+            { 32, 16, 16, 3, 1, 1, 0.0, 0.0 },    // 16×16: ResNet-20's second stage
+            { 40, 8, 62, 3, 1, 1, 0.0, 0.0 },     // the widest rows a word holds (62 + 2 padding bits)
         };
+
+        /// <summary>Runs the kernel on <paramref name="n"/> CHW images and collects its dots as [image][o][pixel].</summary>
+        internal static unsafe int[] KernelDots(BitPlaneConv kernel, float[] images, int n, bool simd)
+        {
+            var ws = new InferenceEngine.Workspace(new[] { 1 }, kernel.TapVectors, kernel.BitScratchWords, kernel.CountSlots);
+            var sink = new CollectingSink(kernel.OutC, kernel.PlaneBits, n);
+            // Stale data from an earlier layer must not leak into this one.
+            new Span<System.Runtime.Intrinsics.Vector512<ulong>>(ws.Scratch.Taps, kernel.TapVectors).Fill(System.Runtime.Intrinsics.Vector512<ulong>.AllBitsSet);
+            new Span<ulong>(ws.Scratch.Bits, kernel.BitScratchWords).Fill(ulong.MaxValue);
+            int inLen = kernel.InC * kernel.InH * kernel.InW;
+            fixed (float* x = images)
+                for (int first = 0; first < n; first += BitPlaneConv.MaxBatch)
+                {
+                    sink.Offset = first;
+                    kernel.Run(x + (long)first * inLen, Math.Min(BitPlaneConv.MaxBatch, n - first), inLen, sink, ws.Scratch, simd);
+                }
+            return sink.Dots;
+        }
+
+        sealed unsafe class CollectingSink : BitPlaneConv.Sink
+        {
+            readonly int _o, _plane;
+            public readonly int[] Dots;
+            public int Offset;
+            public CollectingSink(int o, int plane, int images) { _o = o; _plane = plane; Dots = new int[images * o * plane]; }
+            public override void Write(int image, int o, in BitPlaneConv.Counts counts)
+            {
+                Assert.Equal(_plane, counts.Length);
+                int p = 0;
+                if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+                    for (; p + 16 <= _plane; p += 16) System.Runtime.Intrinsics.Vector512.CopyTo(counts.Dot16(p), Dots.AsSpan(((Offset + image) * _o + o) * _plane + p));
+                for (; p < _plane; p++) Dots[((Offset + image) * _o + o) * _plane + p] = counts.Dot(p);
+            }
+        }
 
         [Theory]
         [MemberData(nameof(Cases))]
-        public void XnorPopcount_EqualsTheConvolutionOfTernaryTensors_IncludingBorders(int c, int o, int size, int k, int stride, int pad, double aZeros, double wZeros)
+        public void BitPlaneConv_EqualsTheConvolutionOfTernaryTensors_IncludingBorders(int c, int o, int size, int k, int stride, int pad, double aZeros, double wZeros)
         {
-            var rng = new Random(c * 1000 + o * 10 + stride + pad);
-            var x = Ternary(rng, c * size * size, aZeros);
+            var rng = new Random(c * 1000 + o * 10 + stride + pad + size);
             var w = Ternary(rng, o * c * k * k, wZeros);
-            var expected = ReferenceDots(x, c, size, size, w, o, k, stride, pad, out int oh, out int ow);
-
             var op = new BinaryConv2dOp("conv", c, o, k, k, stride, pad, true, BitPacking.Pack(w), new[] { 1f });
-            var kernel = new BinaryConvKernel(op, size, size);
-            Assert.Equal((oh, ow), (kernel.OutH, kernel.OutW));
-            var hwc = new float[x.Length];
-            for (int ch = 0; ch < c; ch++)
-                for (int p = 0; p < size * size; p++) hwc[p * c + ch] = x[ch * size * size + p];
-            int words = Math.Max(size * size * kernel.PixelWords, kernel.PatchCount * kernel.PatchWords);
-            ulong[] ps = new ulong[words], pm = new ulong[words], qs = new ulong[words], qm = new ulong[words];
-            BinaryConvKernel.PackPixels(hwc, size * size, c, ps, pm);
-            kernel.Im2Col(ps, pm, qs, qm);
-            foreach (bool simd in new[] { false, true })
+            var kernel = new BitPlaneConv(op, size, size);
+            // 1 image (channels side by side for small planes), then 11 (whole image groups and a rest).
+            foreach (int n in new[] { 1, 11 })
             {
-                var dots = new int[kernel.PatchCount * o];
-                kernel.Dots(qs, qm, dots, allowSimd: simd);
-                Assert.Equal(expected, dots);
+                var images = new float[n * c * size * size];
+                var expected = new int[n * o * kernel.PlaneBits];
+                for (int i = 0; i < n; i++)
+                {
+                    // Every other image without zeros: the count of valid inputs is then computed, not counted.
+                    var x = Ternary(rng, c * size * size, i % 2 == 0 ? aZeros : 0);
+                    x.CopyTo(images, i * x.Length);
+                    var dots = ReferenceDots(x, c, size, size, w, o, k, stride, pad, out int oh, out int ow);
+                    Assert.Equal((oh, ow), (kernel.OutH, kernel.OutW));
+                    for (int p = 0; p < oh * ow; p++)
+                        for (int oc = 0; oc < o; oc++) expected[(i * o + oc) * kernel.PlaneBits + p] = dots[p * o + oc];
+                }
+                foreach (bool simd in new[] { true, false })
+                    Assert.Equal(expected, KernelDots(kernel, images, n, simd));
             }
-            if (kernel.ChunkedChannels)
-            {
-                // The fast path (16-channel chunks, zero-bordered grid) must build the very same patches.
-                var gs = new ushort[kernel.FastPathWords * 4];
-                var gm = new ushort[kernel.FastPathWords * 4];
-                gs.AsSpan().Fill(0xFFFF); gm.AsSpan().Fill(0xFFFF); // stale data from an earlier layer
-                ulong[] fs = Enumerable.Repeat(ulong.MaxValue, kernel.FastPathWords).ToArray(), fm = Enumerable.Repeat(ulong.MaxValue, kernel.FastPathWords).ToArray();
-                kernel.PackGrid(hwc, gs, gm);
-                kernel.Im2ColGrid(gs, gm, fs, fm);
-                int n = kernel.PatchCount * kernel.PatchWords;
-                Assert.Equal(qs[..n], fs[..n]);
-                Assert.Equal(qm[..n], fm[..n]);
-            }
+        }
+
+        [Fact]
+        public void BitPlaneConv_RefusesRowsWiderThanAWord()
+        {
+            var op = new BinaryConv2dOp("wide", 4, 4, 3, 3, 1, 1, true, BitPacking.Pack(new float[4 * 4 * 9]), new[] { 1f });
+            var e = Assert.Throws<NotSupportedException>(() => new BitPlaneConv(op, 63, 63));
+            Assert.Contains("wide", e.Message);
         }
 
         [Fact]

@@ -1,28 +1,30 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
-using System.Numerics;
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Threading.Tasks;
 using ReSTE.Inference.Format;
 
 namespace ReSTE.Inference.Engine
 {
     /// <summary>
-    /// Runs a <see cref="PackedModel"/> on the CPU, no TorchSharp needed. Activations are kept per image in NHWC;
-    /// binary convolutions run as XNOR + popcount (<see cref="BinaryConvKernel"/>) with the element-wise ops that follow
-    /// them (ReLU, Hardtanh, BatchNorm as a per-channel affine map) fused into their output loop; BatchNorm is folded
-    /// into a following Linear (through a global average pool) or a preceding full-precision convolution, where that is
-    /// exact algebra. One engine may be used from several threads: each call takes its own work buffers.
+    /// Runs a <see cref="PackedModel"/> on the CPU, no TorchSharp needed. Activations are CHW, as in PyTorch, and
+    /// images go through the steps in groups of up to <see cref="BitPlaneConv.MaxBatch"/>; binary convolutions run on
+    /// bit-planes (<see cref="BitPlaneConv"/>) with the element-wise ops that follow them (ReLU, Hardtanh, BatchNorm as
+    /// a per-channel affine map) applied to each output plane as it is written. BatchNorm is folded into a following
+    /// Linear (through a global average pool) or a directly preceding full-precision convolution, where that is exact
+    /// algebra; elsewhere it runs as libtorch's CPU kernel computes it (x·α + β with one rounding). One engine may be
+    /// used from several threads: each call takes its own work buffers.
     /// </summary>
-    public sealed class InferenceEngine
+    public sealed unsafe class InferenceEngine
     {
         readonly List<Step> _steps = new();
         readonly int[] _slotSizes;
         readonly int _finalSlot;
-        readonly Shape _finalShape;
-        readonly int _scratchWords, _scratchInts;
-        readonly System.Collections.Concurrent.ConcurrentBag<Workspace> _pool = new();
+        readonly int _tapVectors, _bitWords, _countSlots;
+        readonly ConcurrentBag<Workspace> _pool = new();
 
         public InferenceEngine(PackedModel model)
         {
@@ -33,9 +35,9 @@ namespace ReSTE.Inference.Engine
             _slotSizes = planner.SlotSizes.ToArray();
             _finalSlot = planner.CurrentSlot;
             OutputLength = planner.Shape.Length;
-            _finalShape = planner.Shape;
-            _scratchWords = planner.ScratchWords;
-            _scratchInts = planner.ScratchInts;
+            _tapVectors = planner.TapVectors;
+            _bitWords = planner.BitWords;
+            _countSlots = planner.CountSlots;
         }
 
         public PackedModel Model { get; }
@@ -46,7 +48,7 @@ namespace ReSTE.Inference.Engine
         /// <summary>The executable steps, after fusion (for summaries and tests).</summary>
         public IReadOnlyList<string> Steps => _steps.ConvertAll(s => s.Describe());
 
-        /// <summary>The model's output for one image given CHW, as PyTorch lays it out.</summary>
+        /// <summary>The model's output for one CHW image.</summary>
         public float[] Run(ReadOnlySpan<float> image)
         {
             var output = new float[OutputLength];
@@ -58,62 +60,61 @@ namespace ReSTE.Inference.Engine
         public void Run(ReadOnlySpan<float> image, Span<float> output)
         {
             if (image.Length != InputLength) throw new ArgumentException($"An input image has {InputLength} floats (C·H·W), not {image.Length}.", nameof(image));
-            if (output.Length < OutputLength) throw new ArgumentException($"The output needs {OutputLength} floats.", nameof(output));
-            var ws = Rent();
-            try
-            {
-                // CHW → HWC
-                var x = ws.Slots[0];
-                int c = Model.InputChannels, hw = Model.InputHeight * Model.InputWidth;
-                for (int ch = 0; ch < c; ch++)
-                    for (int p = 0; p < hw; p++) x[p * c + ch] = image[ch * hw + p];
-                foreach (var step in _steps) step.Run(ws);
-                // HWC → CHW, PyTorch's layout, when the output still has spatial extent.
-                var y = ws.Slots[_finalSlot];
-                int oc = _finalShape.C, ohw = _finalShape.H * _finalShape.W;
-                if (ohw == 1) y.AsSpan(0, OutputLength).CopyTo(output);
-                else
-                    for (int ch = 0; ch < oc; ch++)
-                        for (int p = 0; p < ohw; p++) output[ch * ohw + p] = y[p * oc + ch];
-            }
-            finally { _pool.Add(ws); }
+            if (output.Length < OutputLength) throw new ArgumentException($"The output needs {OutputLength} floats, not {output.Length}.", nameof(output));
+            RunInto(image, 1, output);
         }
 
         /// <summary>
-        /// Runs the steps on an activation already in this engine's HWC layout and leaves the result in HWC (no layout
-        /// conversions): for timing a single layer as it runs inside a model.
-        /// </summary>
-        internal void RunHwc(ReadOnlySpan<float> hwcInput, Span<float> hwcOutput)
-        {
-            var ws = Rent();
-            try
-            {
-                hwcInput.CopyTo(ws.Slots[0]);
-                foreach (var step in _steps) step.Run(ws);
-                ws.Slots[_finalSlot].AsSpan(0, OutputLength).CopyTo(hwcOutput);
-            }
-            finally { _pool.Add(ws); }
-        }
-
-        /// <summary>
-        /// Outputs for <paramref name="count"/> images stored one after another (N·C·H·W), images spread over up to
-        /// <paramref name="maxDegreeOfParallelism"/> threads (1: the calling thread only).
+        /// Outputs for <paramref name="count"/> images stored one after another (N·C·H·W), groups of up to
+        /// <see cref="BitPlaneConv.MaxBatch"/> images spread over up to <paramref name="maxDegreeOfParallelism"/> threads
+        /// (1: the calling thread only).
         /// </summary>
         public float[] RunBatch(ReadOnlySpan<float> images, int count, int maxDegreeOfParallelism = 1)
         {
+            if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "The image count must be ≥ 0.");
             if (images.Length != (long)count * InputLength)
                 throw new ArgumentException($"{count} images take {(long)count * InputLength} floats, not {images.Length}.", nameof(images));
             var output = new float[count * OutputLength];
-            if (maxDegreeOfParallelism <= 1 || count == 1)
+            int groups = (count + BitPlaneConv.MaxBatch - 1) / BitPlaneConv.MaxBatch;
+            if (maxDegreeOfParallelism <= 1 || groups <= 1)
             {
-                for (int i = 0; i < count; i++)
-                    Run(images.Slice(i * InputLength, InputLength), output.AsSpan(i * OutputLength, OutputLength));
+                RunInto(images, count, output);
                 return output;
             }
-            var copy = images.ToArray();
-            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism },
-                i => Run(copy.AsSpan(i * InputLength, InputLength), output.AsSpan(i * OutputLength, OutputLength)));
+            fixed (float* src = images)
+            {
+                var input = (IntPtr)src;
+                Parallel.For(0, groups, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, g =>
+                {
+                    int first = g * BitPlaneConv.MaxBatch, n = Math.Min(BitPlaneConv.MaxBatch, count - first);
+                    var slice = new ReadOnlySpan<float>((float*)input + (long)first * InputLength, n * InputLength);
+                    RunInto(slice, n, output.AsSpan(first * OutputLength, n * OutputLength));
+                });
+            }
             return output;
+        }
+
+        /// <summary>Runs <paramref name="count"/> images on the calling thread, <see cref="BitPlaneConv.MaxBatch"/> at a time.</summary>
+        internal void RunInto(ReadOnlySpan<float> images, int count, Span<float> output)
+        {
+            var ws = Rent();
+            try
+            {
+                for (int first = 0; first < count; first += BitPlaneConv.MaxBatch)
+                {
+                    int n = Math.Min(BitPlaneConv.MaxBatch, count - first);
+                    var x = ws.Slots[0];
+                    int inSize = _slotSizes[0];
+                    for (int i = 0; i < n; i++)
+                        images.Slice((first + i) * InputLength, InputLength).CopyTo(x.AsSpan(i * inSize, InputLength));
+                    foreach (var step in _steps) step.Run(ws, n);
+                    var y = ws.Slots[_finalSlot];
+                    int outSize = _slotSizes[_finalSlot];
+                    for (int i = 0; i < n; i++)
+                        y.AsSpan(i * outSize, OutputLength).CopyTo(output.Slice((first + i) * OutputLength, OutputLength));
+                }
+            }
+            finally { _pool.Add(ws); }
         }
 
         /// <summary>The index of the largest value (the first one on ties).</summary>
@@ -124,62 +125,100 @@ namespace ReSTE.Inference.Engine
             return best;
         }
 
-        Workspace Rent()
-        {
-            if (_pool.TryTake(out var ws)) return ws;
-            return new Workspace(_slotSizes, _scratchWords, _scratchInts);
-        }
+        Workspace Rent() => _pool.TryTake(out var ws) ? ws : new Workspace(_slotSizes, _tapVectors, _bitWords, _countSlots);
 
+        /// <summary>One thread's buffers: activation slots (room for a group of images each) and bit-plane scratch.</summary>
         internal sealed class Workspace
         {
             public readonly float[][] Slots;
-            public readonly ulong[] PixSigns, PixMask, PatchSigns, PatchMask;
-            public readonly int[] Dots;
+            public readonly int[] SlotSizes;
+            public readonly BitPlaneConv.Scratch Scratch;
+            readonly byte[] _pinned;
 
-            public Workspace(int[] slotSizes, int words, int ints)
+            public Workspace(int[] slotSizes, int tapVectors, int bitWords, int countSlots)
             {
+                SlotSizes = slotSizes;
                 Slots = new float[slotSizes.Length][];
-                for (int i = 0; i < slotSizes.Length; i++) Slots[i] = new float[slotSizes[i]];
-                PixSigns = new ulong[words]; PixMask = new ulong[words]; PatchSigns = new ulong[words]; PatchMask = new ulong[words];
-                Dots = new int[ints];
+                for (int i = 0; i < slotSizes.Length; i++) Slots[i] = new float[slotSizes[i] * BitPlaneConv.MaxBatch];
+                // One pinned block, each part on a 64-byte boundary (vector loads never straddle a cache line).
+                long taps = (long)tapVectors * 64, bits = Align((long)bitWords * 8), counts = Align((long)countSlots * 2);
+                _pinned = GC.AllocateUninitializedArray<byte>((int)(taps + bits + 2 * counts + 64), pinned: true);
+                byte* p = (byte*)Align((long)Unsafe.AsPointer(ref _pinned[0]));
+                Scratch = new BitPlaneConv.Scratch((Vector512<ulong>*)p, (ulong*)(p + taps), (ushort*)(p + taps + bits),
+                    (ushort*)(p + taps + bits + counts));
             }
+
+            static long Align(long v) => (v + 63) & ~63L;
         }
 
         internal readonly record struct Shape(int C, int H, int W)
         {
             public int Length => C * H * W;
+            public int Plane => H * W;
             public override string ToString() => $"{C}×{H}×{W}";
         }
 
-        // ------------------------------------------------------------------ element-wise epilogues
+        // ------------------------------------------------------------------ element-wise ops
 
-        /// <summary>A per-channel element-wise op applied in place or fused into a producer's output loop.</summary>
-        internal abstract class Pointwise
-        {
-            public abstract float Apply(float v, int c);
-            public abstract string Describe();
-        }
+        internal enum PointwiseKind { Relu, Clamp, Affine }
 
-        sealed class ReluPw : Pointwise
+        /// <summary>A per-channel element-wise op: max(x, 0), clamp(x, lo, hi) or x·A[c] + B[c] (one rounding).</summary>
+        internal readonly record struct Pointwise(PointwiseKind Kind, float Lo = 0, float Hi = 0, float[]? A = null, float[]? B = null)
         {
-            public override float Apply(float v, int c) => v > 0 ? v : 0;
-            public override string Describe() => "ReLU";
-        }
+            public string Describe() => Kind switch
+            {
+                PointwiseKind.Relu => "ReLU",
+                PointwiseKind.Clamp => $"Hardtanh({Lo},{Hi})",
+                _ => "BatchNorm(affine)",
+            };
 
-        sealed class ClampPw : Pointwise
-        {
-            readonly float _min, _max;
-            public ClampPw(float min, float max) { _min = min; _max = max; }
-            public override float Apply(float v, int c) => v < _min ? _min : v > _max ? _max : v;
-            public override string Describe() => $"Hardtanh({_min},{_max})";
-        }
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Vector512<float> Apply(Vector512<float> v, int c) => Kind switch
+            {
+                PointwiseKind.Relu => Vector512.Max(v, Vector512<float>.Zero),
+                PointwiseKind.Clamp => Vector512.Min(Vector512.Max(v, Vector512.Create(Lo)), Vector512.Create(Hi)),
+                _ => Vector512.FusedMultiplyAdd(v, Vector512.Create(A![c]), Vector512.Create(B![c])),
+            };
 
-        sealed class AffinePw : Pointwise
-        {
-            public readonly float[] A, B;
-            public AffinePw(float[] a, float[] b) { A = a; B = b; }
-            public override float Apply(float v, int c) => MathF.FusedMultiplyAdd(v, A[c], B[c]);
-            public override string Describe() => "BatchNorm(affine)";
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public float Apply(float v, int c) => Kind switch
+            {
+                PointwiseKind.Relu => v > 0 ? v : 0,
+                PointwiseKind.Clamp => v < Lo ? Lo : v > Hi ? Hi : v,
+                _ => MathF.FusedMultiplyAdd(v, A![c], B![c]),
+            };
+
+            /// <summary>Applies the ops in order to one channel's plane, in place.</summary>
+            public static void Apply(List<Pointwise> ops, float* plane, int n, int c)
+            {
+                foreach (var op in ops)
+                {
+                    int i = 0;
+                    switch (op.Kind)
+                    {
+                        case PointwiseKind.Relu:
+                            for (; i + 16 <= n; i += 16) Vector512.Max(Vector512.Load(plane + i), Vector512<float>.Zero).Store(plane + i);
+                            for (; i < n; i++) plane[i] = plane[i] > 0 ? plane[i] : 0;
+                            break;
+                        case PointwiseKind.Clamp:
+                        {
+                            float lo = op.Lo, hi = op.Hi;
+                            var vlo = Vector512.Create(lo); var vhi = Vector512.Create(hi);
+                            for (; i + 16 <= n; i += 16) Vector512.Min(Vector512.Max(Vector512.Load(plane + i), vlo), vhi).Store(plane + i);
+                            for (; i < n; i++) { float v = plane[i]; plane[i] = v < lo ? lo : v > hi ? hi : v; }
+                            break;
+                        }
+                        default:
+                        {
+                            float a = op.A![c], b = op.B![c];
+                            var va = Vector512.Create(a); var vb = Vector512.Create(b);
+                            for (; i + 16 <= n; i += 16) Vector512.FusedMultiplyAdd(Vector512.Load(plane + i), va, vb).Store(plane + i);
+                            for (; i < n; i++) plane[i] = MathF.FusedMultiplyAdd(plane[i], a, b);
+                            break;
+                        }
+                    }
+                }
+            }
         }
 
         // ------------------------------------------------------------------ steps
@@ -187,7 +226,7 @@ namespace ReSTE.Inference.Engine
         internal abstract class Step
         {
             public int In, Out;
-            public abstract void Run(Workspace ws);
+            public abstract void Run(Workspace ws, int n);
             public abstract string Describe();
         }
 
@@ -195,17 +234,17 @@ namespace ReSTE.Inference.Engine
         {
             public readonly List<Pointwise> Ops = new();
             public Shape Shape;
-            public override void Run(Workspace ws)
+            public override void Run(Workspace ws, int n)
             {
-                var x = ws.Slots[In];
-                var y = ws.Slots[Out];
-                int c = Shape.C, n = Shape.Length;
-                for (int i = 0; i < n; i++)
-                {
-                    float v = x[i];
-                    foreach (var op in Ops) v = op.Apply(v, i % c);
-                    y[i] = v;
-                }
+                int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out], plane = Shape.Plane;
+                fixed (float* x = ws.Slots[In], y = ws.Slots[Out])
+                    for (int i = 0; i < n; i++)
+                        for (int c = 0; c < Shape.C; c++)
+                        {
+                            float* src = x + (long)i * inSize + c * plane, dst = y + (long)i * outSize + c * plane;
+                            if (src != dst) Buffer.MemoryCopy(src, dst, plane * 4L, plane * 4L);
+                            Pointwise.Apply(Ops, dst, plane, c);
+                        }
             }
             public override string Describe() => string.Join(" → ", Ops.ConvertAll(o => o.Describe()));
         }
@@ -214,12 +253,17 @@ namespace ReSTE.Inference.Engine
         {
             public float[] Mean = Array.Empty<float>(), Std = Array.Empty<float>();
             public Shape Shape;
-            public override void Run(Workspace ws)
+            public override void Run(Workspace ws, int n)
             {
-                var x = ws.Slots[In];
-                var y = ws.Slots[Out];
-                int c = Shape.C;
-                for (int i = 0; i < Shape.Length; i++) y[i] = (x[i] - Mean[i % c]) / Std[i % c];
+                int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out], plane = Shape.Plane;
+                var x = ws.Slots[In]; var y = ws.Slots[Out];
+                for (int i = 0; i < n; i++)
+                    for (int c = 0; c < Shape.C; c++)
+                    {
+                        float m = Mean[c], s = Std[c];
+                        int src = i * inSize + c * plane, dst = i * outSize + c * plane;
+                        for (int p = 0; p < plane; p++) y[dst + p] = (x[src + p] - m) / s;
+                    }
             }
             public override string Describe() => "Normalize";
         }
@@ -228,57 +272,54 @@ namespace ReSTE.Inference.Engine
         {
             public Shape InShape, OutShape;
             public int KH, KW, Stride, Pad;
-            /// <summary>[ky][kx][ci][co].</summary>
+            /// <summary>[o][c][ky][kx], PyTorch's layout.</summary>
             public float[] Weight = Array.Empty<float>();
             public float[] Bias = Array.Empty<float>();
             public readonly List<Pointwise> Epilogue = new();
             public string Name = "";
 
-            public override void Run(Workspace ws)
+            /// <summary>
+            /// Each output accumulates bias, then the taps in (ky, kx, c) order with one fused multiply-add each, the
+            /// order libtorch's oneDNN kernel sums a small-channel convolution in; taps outside the image are skipped.
+            /// </summary>
+            public override void Run(Workspace ws, int n)
             {
-                var x = ws.Slots[In];
-                var y = ws.Slots[Out];
-                int ci = InShape.C, co = OutShape.C, vw = Vector<float>.Count;
-                Span<float> acc = stackalloc float[co];
-                for (int oy = 0; oy < OutShape.H; oy++)
-                    for (int ox = 0; ox < OutShape.W; ox++)
+                int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out];
+                int ci = InShape.C, ih = InShape.H, iw = InShape.W, oh = OutShape.H, ow = OutShape.W, plane = oh * ow;
+                fixed (float* xs = ws.Slots[In], ys = ws.Slots[Out], wt = Weight)
+                    for (int i = 0; i < n; i++)
                     {
-                        Bias.AsSpan().CopyTo(acc);
-                        for (int ky = 0; ky < KH; ky++)
+                        float* x = xs + (long)i * inSize, y = ys + (long)i * outSize;
+                        for (int o = 0; o < OutShape.C; o++)
                         {
-                            int iy = oy * Stride - Pad + ky;
-                            if ((uint)iy >= (uint)InShape.H) continue;
-                            for (int kx = 0; kx < KW; kx++)
-                            {
-                                int ix = ox * Stride - Pad + kx;
-                                if ((uint)ix >= (uint)InShape.W) continue;
-                                int src = (iy * InShape.W + ix) * ci;
-                                int wbase = (ky * KW + kx) * ci * co;
-                                for (int c = 0; c < ci; c++)
+                            float* acc = y + o * plane;
+                            new Span<float>(acc, plane).Fill(Bias[o]);
+                            for (int ky = 0; ky < KH; ky++)
+                                for (int kx = 0; kx < KW; kx++)
                                 {
-                                    float v = x[src + c];
-                                    if (v == 0) continue;
-                                    var w = Weight.AsSpan(wbase + c * co, co);
-                                    int o = 0;
-                                    if (Vector.IsHardwareAccelerated)
+                                    // Output columns whose input column ox·s − p + kx lies inside the image.
+                                    int lo = Math.Max(0, (Pad - kx + Stride - 1) / Stride);
+                                    int hi = Math.Min(ow, (iw - 1 + Pad - kx) / Stride + 1);
+                                    if (lo >= hi) continue;
+                                    for (int c = 0; c < ci; c++)
                                     {
-                                        var vv = new Vector<float>(v);
-                                        for (; o + vw <= co; o += vw)
+                                        float w = wt[((o * ci + c) * KH + ky) * KW + kx];
+                                        var vw = Vector512.Create(w);
+                                        for (int oy = 0; oy < oh; oy++)
                                         {
-                                            var a = new Vector<float>(acc.Slice(o, vw));
-                                            Vector.FusedMultiplyAdd(vv, new Vector<float>(w.Slice(o, vw)), a).CopyTo(acc.Slice(o, vw));
+                                            int iy = oy * Stride - Pad + ky;
+                                            if ((uint)iy >= (uint)ih) continue;
+                                            float* row = x + (c * ih + iy) * iw - Pad + kx;
+                                            float* dst = acc + oy * ow;
+                                            int ox = lo;
+                                            if (Stride == 1)
+                                                for (; ox + 16 <= hi; ox += 16)
+                                                    Vector512.FusedMultiplyAdd(Vector512.Load(row + ox), vw, Vector512.Load(dst + ox)).Store(dst + ox);
+                                            for (; ox < hi; ox++) dst[ox] = MathF.FusedMultiplyAdd(row[ox * Stride], w, dst[ox]);
                                         }
                                     }
-                                    for (; o < co; o++) acc[o] = MathF.FusedMultiplyAdd(v, w[o], acc[o]);
                                 }
-                            }
-                        }
-                        int dst = (oy * OutShape.W + ox) * co;
-                        for (int o = 0; o < co; o++)
-                        {
-                            float v = acc[o];
-                            foreach (var op in Epilogue) v = op.Apply(v, o);
-                            y[dst + o] = v;
+                            Pointwise.Apply(Epilogue, acc, plane, o);
                         }
                     }
             }
@@ -287,62 +328,57 @@ namespace ReSTE.Inference.Engine
 
         sealed class BinaryConvStep : Step
         {
-            public BinaryConvKernel Kernel = null!;
+            public BitPlaneConv Kernel = null!;
             public float[] Scale = Array.Empty<float>();
             public readonly List<Pointwise> Epilogue = new();
             public string Name = "";
 
-            public override void Run(Workspace ws)
+            /// <summary>
+            /// Writes dot·β (one rounding, as libtorch's eval-mode layer computes it) and the fused element-wise ops, 16
+            /// pixels at a time, straight from the counts.
+            /// </summary>
+            sealed class FloatSink : BitPlaneConv.Sink
             {
-                var k = Kernel;
-                var x = ws.Slots[In];
-                var y = ws.Slots[Out];
-                if (k.ChunkedChannels && Vector256.IsHardwareAccelerated)
+                public float* Output;
+                public int OutStride;
+                public BinaryConvStep Step = null!;
+                public override void Write(int image, int o, in BitPlaneConv.Counts counts)
                 {
-                    var gs = MemoryMarshal.Cast<ulong, ushort>(ws.PixSigns.AsSpan());
-                    var gm = MemoryMarshal.Cast<ulong, ushort>(ws.PixMask.AsSpan());
-                    k.PackGrid(x, gs, gm);
-                    k.Im2ColGrid(gs, gm, ws.PatchSigns, ws.PatchMask);
-                }
-                else
-                {
-                    BinaryConvKernel.PackPixels(x, k.InH * k.InW, k.InC, ws.PixSigns, ws.PixMask);
-                    k.Im2Col(ws.PixSigns, ws.PixMask, ws.PatchSigns, ws.PatchMask);
-                }
-                k.Dots(ws.PatchSigns, ws.PatchMask, ws.Dots);
-                int n = k.PatchCount, co = k.OutC;
-                var dots = ws.Dots;
-                if (Epilogue.Count == 2 && Epilogue[0] is ReluPw && Epilogue[1] is AffinePw aff)
-                {
-                    // The common ReSTE pattern, BN(ReLU(conv)), without virtual calls.
-                    var a = aff.A; var b = aff.B; var s = Scale;
-                    int vec = co % 8 == 0 && Vector256.IsHardwareAccelerated ? co : 0;
-                    for (int p = 0; p < n; p++)
+                    int n = counts.Length;
+                    float* y = Output + (long)image * OutStride + (long)o * n;
+                    float s = Step.Scale[o];
+                    var ops = Step.EpilogueArray;
+                    int i = 0;
+                    if (Avx512F.IsSupported)
                     {
-                        int row = p * co;
-                        for (int o = 0; o < vec; o += 8)
+                        var vs = Vector512.Create(s);
+                        for (; i + 16 <= n; i += 16)
                         {
-                            var v = Vector256.ConvertToSingle(Vector256.Create(dots.AsSpan(row + o, 8))) * Vector256.Create(s.AsSpan(o, 8));
-                            v = Vector256.FusedMultiplyAdd(Vector256.Max(v, Vector256<float>.Zero), Vector256.Create(a.AsSpan(o, 8)), Vector256.Create(b.AsSpan(o, 8)));
-                            v.CopyTo(y.AsSpan(row + o, 8));
-                        }
-                        for (int o = vec; o < co; o++)
-                        {
-                            float v = dots[row + o] * s[o];
-                            y[row + o] = MathF.FusedMultiplyAdd(v > 0 ? v : 0, a[o], b[o]);
+                            var v = Vector512.ConvertToSingle(counts.Dot16(i)) * vs;
+                            foreach (var op in ops) v = op.Apply(v, o);
+                            v.Store(y + i);
                         }
                     }
-                    return;
-                }
-                for (int p = 0; p < n; p++)
-                    for (int o = 0; o < co; o++)
+                    for (; i < n; i++)
                     {
-                        float v = dots[p * co + o] * Scale[o];
-                        foreach (var op in Epilogue) v = op.Apply(v, o);
-                        y[p * co + o] = v;
+                        float v = counts.Dot(i) * s;
+                        foreach (var op in ops) v = op.Apply(v, o);
+                        y[i] = v;
                     }
+                }
             }
-            public override string Describe() => $"BinaryConv2d(XNOR) {Name} {Kernel.InC}×{Kernel.InH}×{Kernel.InW}→{Kernel.OutC}×{Kernel.OutH}×{Kernel.OutW}"
+
+            public Pointwise[] EpilogueArray = Array.Empty<Pointwise>();
+
+            public override void Run(Workspace ws, int n)
+            {
+                fixed (float* x = ws.Slots[In], y = ws.Slots[Out])
+                {
+                    var sink = new FloatSink { Output = y, OutStride = ws.SlotSizes[Out], Step = this };
+                    Kernel.Run(x, n, ws.SlotSizes[In], sink, ws.Scratch);
+                }
+            }
+            public override string Describe() => $"BinaryConv2d(bit-planes) {Name} {Kernel.InC}×{Kernel.InH}×{Kernel.InW}→{Kernel.OutC}×{Kernel.OutH}×{Kernel.OutW}"
                 + (Epilogue.Count > 0 ? " + " + string.Join(" → ", Epilogue.ConvertAll(o => o.Describe())) : "");
         }
 
@@ -351,17 +387,27 @@ namespace ReSTE.Inference.Engine
             public int Saved;
             public Shape SavedShape, Shape;
             public int Stride, PadBefore;
-            public override void Run(Workspace ws)
+            public override void Run(Workspace ws, int n)
             {
-                var x = ws.Slots[In];
-                var s = ws.Slots[Saved];
-                int c = Shape.C, sc = SavedShape.C;
-                for (int oy = 0; oy < Shape.H; oy++)
-                    for (int ox = 0; ox < Shape.W; ox++)
+                int size = ws.SlotSizes[In], savedSize = ws.SlotSizes[Saved];
+                var x = ws.Slots[In]; var s = ws.Slots[Saved];
+                int plane = Shape.Plane, sp = SavedShape.Plane;
+                for (int i = 0; i < n; i++)
+                    for (int c = 0; c < SavedShape.C; c++)
                     {
-                        int dst = (oy * Shape.W + ox) * c + PadBefore;
-                        int src = (oy * Stride * SavedShape.W + ox * Stride) * sc;
-                        for (int ch = 0; ch < sc; ch++) x[dst + ch] += s[src + ch];
+                        int dst = i * size + (c + PadBefore) * plane, src = i * savedSize + c * sp;
+                        if (Stride == 1 && sp == plane)
+                        {
+                            var d = x.AsSpan(dst, plane);
+                            var a = s.AsSpan(src, plane);
+                            int p = 0;
+                            for (; p + 16 <= plane; p += 16) (Vector512.Create(d.Slice(p, 16)) + Vector512.Create(a.Slice(p, 16))).CopyTo(d.Slice(p, 16));
+                            for (; p < plane; p++) d[p] += a[p];
+                        }
+                        else
+                            for (int oy = 0; oy < Shape.H; oy++)
+                                for (int ox = 0; ox < Shape.W; ox++)
+                                    x[dst + oy * Shape.W + ox] += s[src + oy * Stride * SavedShape.W + ox * Stride];
                     }
             }
             public override string Describe() => Stride == 1 && PadBefore == 0 && SavedShape.C == Shape.C ? "+ identity shortcut" : $"+ option-A shortcut {SavedShape}→{Shape}";
@@ -370,17 +416,18 @@ namespace ReSTE.Inference.Engine
         sealed class GlobalAvgPoolStep : Step
         {
             public Shape InShape;
-            public override void Run(Workspace ws)
+            public override void Run(Workspace ws, int n)
             {
-                var x = ws.Slots[In];
-                var y = ws.Slots[Out];
-                int c = InShape.C, hw = InShape.H * InShape.W;
-                for (int ch = 0; ch < c; ch++)
-                {
-                    double sum = 0;
-                    for (int p = 0; p < hw; p++) sum += x[p * c + ch];
-                    y[ch] = (float)(sum / hw);
-                }
+                int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out], hw = InShape.Plane;
+                var x = ws.Slots[In]; var y = ws.Slots[Out];
+                for (int i = 0; i < n; i++)
+                    for (int c = 0; c < InShape.C; c++)
+                    {
+                        double sum = 0;
+                        int src = i * inSize + c * hw;
+                        for (int p = 0; p < hw; p++) sum += x[src + p];
+                        y[i * outSize + c] = (float)(sum / hw);
+                    }
             }
             public override string Describe() => $"GlobalAvgPool {InShape}→{InShape.C}";
         }
@@ -388,21 +435,23 @@ namespace ReSTE.Inference.Engine
         sealed class LinearStep : Step
         {
             public int InF, OutF;
-            /// <summary>[out][in], inputs in this engine's HWC order.</summary>
+            /// <summary>[out][in], inputs in PyTorch's flattened CHW order.</summary>
             public float[] Weight = Array.Empty<float>();
             public double[] Bias = Array.Empty<double>();
             public string Name = "";
-            public override void Run(Workspace ws)
+            public override void Run(Workspace ws, int n)
             {
-                var x = ws.Slots[In];
-                var y = ws.Slots[Out];
-                for (int o = 0; o < OutF; o++)
-                {
-                    double sum = Bias[o];
-                    var w = Weight.AsSpan(o * InF, InF);
-                    for (int i = 0; i < InF; i++) sum += (double)w[i] * x[i];
-                    y[o] = (float)sum;
-                }
+                int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out];
+                var x = ws.Slots[In]; var y = ws.Slots[Out];
+                for (int i = 0; i < n; i++)
+                    for (int o = 0; o < OutF; o++)
+                    {
+                        double sum = Bias[o];
+                        var w = Weight.AsSpan(o * InF, InF);
+                        int src = i * inSize;
+                        for (int j = 0; j < InF; j++) sum += (double)w[j] * x[src + j];
+                        y[i * outSize + o] = (float)sum;
+                    }
             }
             public override string Describe() => $"Linear {Name} {InF}→{OutF}";
         }
@@ -417,8 +466,8 @@ namespace ReSTE.Inference.Engine
             readonly Stack<(int Slot, Shape Shape, string Name)> _saved = new();
             public Shape Shape;
             public int CurrentSlot;
-            public int ScratchWords, ScratchInts;
-            AffinePw? _pendingAffine; // a BatchNorm waiting to be folded into a following Linear
+            public int TapVectors = 1, BitWords = 8, CountSlots = 528;
+            Pointwise? _pendingAffine; // a BatchNorm waiting to be folded into a following Linear
             bool _pooled;
 
             public Planner(PackedModel model)
@@ -446,9 +495,9 @@ namespace ReSTE.Inference.Engine
 
             void FlushAffine(List<Step> steps)
             {
-                if (_pendingAffine is null) return;
+                if (_pendingAffine is not { } affine) return;
                 var step = new PointwiseStep { In = CurrentSlot, Out = InPlaceTarget(), Shape = Shape };
-                step.Ops.Add(_pendingAffine);
+                step.Ops.Add(affine);
                 steps.Add(step);
                 CurrentSlot = step.Out;
                 _pendingAffine = null;
@@ -467,8 +516,8 @@ namespace ReSTE.Inference.Engine
                     switch (op)
                     {
                         case NormalizeOp n:
-                            if (n.Mean.Length != Shape.C) throw Error(op, $"{n.Mean.Length} channels for a {Shape} input.");
                         {
+                            if (n.Mean.Length != Shape.C) throw Error(op, $"{n.Mean.Length} channels for a {Shape} input.");
                             var step = new NormalizeStep { In = CurrentSlot, Out = InPlaceTarget(), Mean = n.Mean, Std = n.Std, Shape = Shape };
                             steps.Add(step);
                             CurrentSlot = step.Out;
@@ -495,7 +544,7 @@ namespace ReSTE.Inference.Engine
                             {
                                 if (bn0.Channels != Shape.C) throw Error(op, $"{bn0.Channels} channels for a {Shape} input.");
                                 var (a0, b0) = bn0.Fold();
-                                _pendingAffine = new AffinePw(a0, b0);
+                                _pendingAffine = new Pointwise(PointwiseKind.Affine, A: a0, B: b0);
                                 break;
                             }
                             var step = new PointwiseStep { In = CurrentSlot, Out = InPlaceTarget(), Shape = Shape };
@@ -540,12 +589,12 @@ namespace ReSTE.Inference.Engine
             {
                 switch (op)
                 {
-                    case ReLUOp: return new ReluPw();
-                    case HardtanhOp h: return new ClampPw(h.Min, h.Max);
+                    case ReLUOp: return new Pointwise(PointwiseKind.Relu);
+                    case HardtanhOp h: return new Pointwise(PointwiseKind.Clamp, h.Min, h.Max);
                     case BatchNormOp bn:
                         if (bn.Channels != Shape.C) throw Error(op, $"{bn.Channels} channels for a {Shape} input.");
                         var (a, b) = bn.Fold();
-                        return new AffinePw(a, b);
+                        return new Pointwise(PointwiseKind.Affine, A: a, B: b);
                     default: return null;
                 }
             }
@@ -563,13 +612,8 @@ namespace ReSTE.Inference.Engine
                 int oh = (Shape.H + 2 * c.Padding - c.KernelH) / c.Stride + 1, ow = (Shape.W + 2 * c.Padding - c.KernelW) / c.Stride + 1;
                 if (oh <= 0 || ow <= 0) throw Error(c, $"the kernel does not fit a {Shape} input.");
                 var outShape = new Shape(c.OutChannels, oh, ow);
-                int co = c.OutChannels, ci = c.InChannels;
-                var w = new float[weight.Length];
-                for (int o = 0; o < co; o++)
-                    for (int ch = 0; ch < ci; ch++)
-                        for (int ky = 0; ky < c.KernelH; ky++)
-                            for (int kx = 0; kx < c.KernelW; kx++)
-                                w[((ky * c.KernelW + kx) * ci + ch) * co + o] = weight[((o * ci + ch) * c.KernelH + ky) * c.KernelW + kx];
+                int co = c.OutChannels;
+                var w = (float[])weight.Clone();
                 var b = bias is null ? new float[co] : (float[])bias.Clone();
                 int outSlot = NewSlot(outShape.Length);
                 var step = new FloatConvStep { In = CurrentSlot, Out = outSlot, InShape = Shape, OutShape = outShape, KH = c.KernelH, KW = c.KernelW,
@@ -580,7 +624,8 @@ namespace ReSTE.Inference.Engine
                 {
                     if (bn.Channels != co) throw Error(bn, $"{bn.Channels} channels after a {co}-channel convolution.");
                     var (a, sh) = bn.Fold();
-                    for (int j = 0; j < w.Length; j++) w[j] *= a[j % co];
+                    int per = w.Length / co;
+                    for (int j = 0; j < w.Length; j++) w[j] *= a[j / per];
                     for (int o = 0; o < co; o++) b[o] = b[o] * a[o] + sh[o];
                     i++;
                 }
@@ -594,20 +639,21 @@ namespace ReSTE.Inference.Engine
             int PlanBinaryConv(BinaryConv2dOp b, IReadOnlyList<DeployOp> ops, int i, List<Step> steps)
             {
                 if (b.InChannels != Shape.C) throw Error(b, $"expects {b.InChannels} channels, gets {Shape}.");
-                BinaryConvKernel kernel;
-                try { kernel = new BinaryConvKernel(b, Shape.H, Shape.W); }
+                BitPlaneConv kernel;
+                try { kernel = new BitPlaneConv(b, Shape.H, Shape.W); }
                 catch (ArgumentException e) { throw new InvalidOperationException(e.Message, e); }
                 var scale = new float[b.OutChannels];
                 for (int o = 0; o < scale.Length; o++) scale[o] = b.ScaleOf(o);
-                int outSlot = NewSlot(kernel.OutC * kernel.PatchCount);
+                var outShape = new Shape(kernel.OutC, kernel.OutH, kernel.OutW);
+                int outSlot = NewSlot(outShape.Length);
                 var step = new BinaryConvStep { In = CurrentSlot, Out = outSlot, Kernel = kernel, Scale = scale, Name = b.Name };
-                var inShape = Shape;
-                Shape = new Shape(kernel.OutC, kernel.OutH, kernel.OutW);
+                Shape = outShape;
                 while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { step.Epilogue.Add(pw); i++; }
+                step.EpilogueArray = step.Epilogue.ToArray();
                 steps.Add(step);
-                ScratchWords = Math.Max(ScratchWords, Math.Max(Math.Max(inShape.H * inShape.W * kernel.PixelWords, kernel.FastPathWords),
-                    kernel.PatchCount * kernel.PatchWords));
-                ScratchInts = Math.Max(ScratchInts, kernel.PatchCount * kernel.OutC);
+                TapVectors = Math.Max(TapVectors, kernel.TapVectors);
+                BitWords = Math.Max(BitWords, kernel.BitScratchWords);
+                CountSlots = Math.Max(CountSlots, kernel.CountSlots);
                 Release(CurrentSlot);
                 CurrentSlot = outSlot;
                 return i;
@@ -632,24 +678,19 @@ namespace ReSTE.Inference.Engine
             void PlanLinear(LinearOp l, List<Step> steps)
             {
                 if (l.InFeatures != Shape.Length) throw Error(l, $"expects {l.InFeatures} features, gets {Shape} = {Shape.Length}.");
-                int inF = l.InFeatures, outF = l.OutFeatures, c = Shape.C, hw = Shape.H * Shape.W;
-                var w = new float[l.Weight.Length];
+                int inF = l.InFeatures, outF = l.OutFeatures, hw = Shape.Plane;
+                var w = (float[])l.Weight.Clone();
                 var bias = new double[outF];
                 for (int o = 0; o < outF; o++) bias[o] = l.Bias?[o] ?? 0;
-                // PyTorch flattens CHW; this engine stores HWC.
-                for (int o = 0; o < outF; o++)
-                    for (int ch = 0; ch < c; ch++)
-                        for (int p = 0; p < hw; p++)
-                            w[o * inF + p * c + ch] = l.Weight[o * inF + ch * hw + p];
                 if (_pendingAffine is { } aff)
                 {
                     // Linear(a·x + b) = (W·diag(a))·x + (W·b + bias): a BatchNorm before the head folds into it.
                     for (int o = 0; o < outF; o++)
                         for (int j = 0; j < inF; j++)
                         {
-                            int ch = j % c;
-                            bias[o] += (double)w[o * inF + j] * aff.B[ch];
-                            w[o * inF + j] *= aff.A[ch];
+                            int ch = j / hw;
+                            bias[o] += (double)w[o * inF + j] * aff.B![ch];
+                            w[o * inF + j] *= aff.A![ch];
                         }
                     _pendingAffine = null;
                 }

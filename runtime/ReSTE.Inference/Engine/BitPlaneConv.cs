@@ -1,0 +1,722 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using ReSTE.Inference.Format;
+
+namespace ReSTE.Inference.Engine
+{
+    /// <summary>
+    /// A binary convolution on bit-planes, counted with carry-save adders (Harley–Seal).
+    /// <para>
+    /// The activation of each input channel becomes two bit-planes over the <em>output</em> pixels for every kernel
+    /// tap: P (the input at that tap is &gt; 0) and N (&lt; 0); a zero, the zero padding included, is in neither. With
+    /// ±1 weights the dot product of an output pixel is <c>2·agree − valid</c>, where agree counts the taps and
+    /// channels whose sign matches the weight (the P plane where w = +1, the N plane where w = −1) and valid counts the
+    /// nonzero inputs: C times the taps inside the image when the input has no exact zero, else counted the same way.
+    /// </para>
+    /// <para>
+    /// Each 512-bit vector holds 512 output pixels (several images' planes side by side for small planes, or several
+    /// channels' planes of one image, the weight then choosing P or N lane by lane). Agreements are summed bit by bit
+    /// into bit-sliced counters with vpternlogq carry-save adders, about 2.3 instructions per 512 bit-products, then
+    /// turned into integers per pixel by transposing the counter planes with vpermb and gf2p8affineqb.
+    /// </para>
+    /// </summary>
+    internal sealed unsafe class BitPlaneConv
+    {
+        /// <summary>Images one call takes at the most (an image group fills at most 8 lanes).</summary>
+        public const int MaxBatch = 8;
+
+        public readonly int InC, OutC, KH, KW, Taps, Stride, Pad, InH, InW, OutH, OutW;
+        /// <summary>Output pixels per plane, and 64-bit words per plane.</summary>
+        public readonly int PlaneBits, PlaneWords;
+        /// <summary>Vectors per plane when a plane fills at least a vector, else 1.</summary>
+        readonly int _vp;
+        /// <summary>Words per lane when a plane is smaller than a vector (1, 2 or 4); 8 otherwise.</summary>
+        readonly int _laneWords;
+        /// <summary>Planes per vector: 8 / lane words for small planes, else 1.</summary>
+        public readonly int Group;
+        /// <summary>Channel groups of the channel-grouped layout: ⌈C / Group⌉.</summary>
+        readonly int _channelGroups;
+        readonly bool _weightZeros;
+        /// <summary>Per output channel, per (tap, channel): the tap vector holding the agreeing sign (× vectors per plane).</summary>
+        readonly int[] _agreeIdx;
+        /// <summary>With zero weights only: per output channel, the nonzero-plane (or zero-vector) index of each input.</summary>
+        readonly int[]? _validIdx;
+        /// <summary>Channel-grouped layout: per (o, tap, channel group), bit g set where w[o, tap, group·G + g] &gt; 0.</summary>
+        readonly byte[]? _groupBits;
+        readonly Vector512<ulong>[]? _selectLut;
+        /// <summary>Per output pixel, C × the kernel taps that fall inside the input: the valid count without zeros.</summary>
+        readonly int[] _analyticValid;
+        /// <summary>Bit-sliced counter planes the largest count needs.</summary>
+        readonly int _agreeBits, _groupAgreeBits;
+        readonly int _rowWords, _streamWords;
+
+        public BitPlaneConv(BinaryConv2dOp op, int inH, int inW)
+        {
+            InC = op.InChannels; OutC = op.OutChannels; KH = op.KernelH; KW = op.KernelW; Stride = op.Stride; Pad = op.Padding;
+            Taps = KH * KW;
+            InH = inH; InW = inW;
+            OutH = (inH + 2 * Pad - KH) / Stride + 1;
+            OutW = (inW + 2 * Pad - KW) / Stride + 1;
+            if (OutH <= 0 || OutW <= 0) throw new ArgumentException($"{op.Name}: a {KH}×{KW} kernel does not fit a {inH}×{inW} input with padding {Pad}.");
+            if (inW + 2 * Pad > 64)
+                throw new NotSupportedException($"{op.Name}: rows of {inW} pixels plus padding {Pad} on both sides exceed the 64 bits a bit-plane row holds.");
+            PlaneBits = OutH * OutW;
+            PlaneWords = (PlaneBits + 63) / 64;
+            if (PlaneWords >= 8)
+            {
+                _vp = (PlaneWords + 7) / 8;
+                _laneWords = 8;
+                Group = 1;
+            }
+            else
+            {
+                _vp = 1;
+                _laneWords = PlaneWords <= 1 ? 1 : PlaneWords <= 2 ? 2 : 4;
+                Group = 8 / _laneWords;
+            }
+            _channelGroups = (InC + Group - 1) / Group;
+            _streamWords = (inH * inW + 63) / 64 + 1;
+            _rowWords = inH + 2 * Pad;
+
+            // Weights as {−1, 0, +1}, [o][tap][c].
+            var w = new sbyte[OutC * Taps * InC];
+            for (int o = 0; o < OutC; o++)
+                for (int c = 0; c < InC; c++)
+                    for (int t = 0; t < Taps; t++)
+                        w[(o * Taps + t) * InC + c] = (sbyte)op.Weight[((long)o * InC + c) * Taps + t];
+            _weightZeros = op.Weight.NonZero is not null;
+
+            int zero = ZeroVector(_vp, InC);
+            _agreeIdx = new int[OutC * Taps * InC];
+            if (_weightZeros) _validIdx = new int[OutC * Taps * InC];
+            for (int i = 0; i < w.Length; i++)
+            {
+                int tc = i % (Taps * InC);
+                int wv = w[i];
+                _agreeIdx[i] = wv == 0 ? zero : ((wv > 0 ? 0 : 1) * Taps * InC + tc) * _vp;
+                if (_validIdx is not null) _validIdx[i] = wv == 0 ? zero : (2 * Taps * InC + tc) * _vp;
+            }
+            _agreeBits = BitLength(Taps * InC);
+            _groupAgreeBits = BitLength(Taps * _channelGroups);
+            if (Group > 1 && !_weightZeros)
+            {
+                _groupBits = new byte[OutC * Taps * _channelGroups];
+                for (int o = 0; o < OutC; o++)
+                    for (int t = 0; t < Taps; t++)
+                        for (int c = 0; c < InC; c++)
+                            if (w[(o * Taps + t) * InC + c] > 0) _groupBits[(o * Taps + t) * _channelGroups + c / Group] |= (byte)(1 << (c % Group));
+                _selectLut = new Vector512<ulong>[1 << Group];
+                var lanes = new ulong[8];
+                for (int bits = 0; bits < _selectLut.Length; bits++)
+                {
+                    for (int q = 0; q < 8; q++) lanes[q] = ((bits >> (q / _laneWords)) & 1) != 0 ? ulong.MaxValue : 0;
+                    _selectLut[bits] = Vector512.Create(lanes);
+                }
+            }
+            _analyticValid = new int[PlaneBits + 16]; // + a vector's slack: Dot16 may read past the last pixel
+            for (int oy = 0; oy < OutH; oy++)
+                for (int ox = 0; ox < OutW; ox++)
+                {
+                    int n = 0;
+                    for (int ky = 0; ky < KH; ky++)
+                        for (int kx = 0; kx < KW; kx++)
+                        {
+                            int iy = oy * Stride - Pad + ky, ix = ox * Stride - Pad + kx;
+                            if ((uint)iy < (uint)inH && (uint)ix < (uint)inW) n++;
+                        }
+                    _analyticValid[oy * OutW + ox] = InC * n;
+                }
+        }
+
+        static int BitLength(int count) => Math.Max(5, 32 - BitOperations.LeadingZeroCount((uint)count));
+
+        /// <summary>The index of the all-zero vectors (one per vector of a plane) after the P, N and M planes.</summary>
+        int ZeroVector(int vp, int channels) => 3 * Taps * channels * vp;
+
+        /// <summary>64-byte vectors of tap planes (P, N, M and the zero vector) the largest layout needs.</summary>
+        public int TapVectors => Math.Max(3 * Taps * InC * _vp + _vp, 3 * Taps * _channelGroups + 1);
+
+        /// <summary>Words of bit scratch (sign streams, padded rows, strided rows).</summary>
+        public int BitScratchWords => 2 * InC * _streamWords + 2 * _rowWords + 2 * Stride * KH * OutH + 8;
+
+        /// <summary>Unsigned 16-bit counts of one unit (one image's plane, or a vector of lanes), with a vector's slack.</summary>
+        public int CountSlots => _vp * 512 + 16;
+
+        /// <summary>
+        /// The counts of one image and output channel, per output pixel (OutH·OutW, row-major): the dot product is
+        /// 2·agree − valid, valid either counted (with zeros in the input or the weights) or C × the taps inside the image.
+        /// </summary>
+        public readonly struct Counts
+        {
+            public readonly ushort* Agree;
+            /// <summary>Counted valid inputs, or null (then <see cref="Analytic"/>).</summary>
+            public readonly ushort* Valid;
+            public readonly int* Analytic;
+            public readonly int Length;
+
+            public Counts(ushort* agree, ushort* valid, int* analytic, int length) { Agree = agree; Valid = valid; Analytic = analytic; Length = length; }
+
+            public int Dot(int p) => 2 * Agree[p] - (Valid is null ? Analytic[p] : Valid[p]);
+
+            /// <summary>The dot products of pixels p … p + 15.</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Vector512<int> Dot16(int p)
+            {
+                var a = Avx512F.ConvertToVector512Int32(Vector256.Load(Agree + p));
+                var v = Valid is null ? Vector512.Load(Analytic + p) : Avx512F.ConvertToVector512Int32(Vector256.Load(Valid + p));
+                return (a << 1) - v;
+            }
+        }
+
+        /// <summary>Where the counts of one image and output channel go.</summary>
+        public abstract class Sink
+        {
+            public abstract void Write(int image, int o, in Counts counts);
+        }
+
+        /// <summary>Scratch of one call (pointers into 64-byte aligned, pinned memory).</summary>
+        public readonly struct Scratch
+        {
+            public readonly Vector512<ulong>* Taps;
+            public readonly ulong* Bits;
+            public readonly ushort* Counts, Valid;
+
+            public Scratch(Vector512<ulong>* taps, ulong* bits, ushort* counts, ushort* valid)
+            {
+                Taps = taps; Bits = bits; Counts = counts; Valid = valid;
+            }
+        }
+
+        /// <summary>
+        /// The dot products of <paramref name="n"/> images (CHW, <paramref name="inStride"/> floats apart), handed to
+        /// <paramref name="sink"/> per image and output channel.
+        /// </summary>
+        public void Run(float* x, int n, int inStride, Sink sink, in Scratch s, bool allowSimd = true)
+        {
+            if (n < 1 || n > MaxBatch) throw new ArgumentOutOfRangeException(nameof(n), n, $"1 to {MaxBatch} images per call.");
+            if (Group == 1)
+            {
+                for (int i = 0; i < n; i++) RunSingle(x + (long)i * inStride, i, sink, s, allowSimd);
+                return;
+            }
+            int done = 0;
+            // Whole groups of images share each vector; the rest go one at a time with channels side by side (or, with
+            // zero weights, which the channel layout cannot select, as a partial image group).
+            while (n - done >= Group || (_groupBits is null && done < n))
+            {
+                int m = Math.Min(Group, n - done);
+                RunImageGroup(x + (long)done * inStride, inStride, m, done, sink, s, allowSimd);
+                done += m;
+            }
+            for (; done < n; done++) RunChannelGroup(x + (long)done * inStride, done, sink, s, allowSimd);
+        }
+
+        // ------------------------------------------------------------------ the three layouts
+
+        void RunSingle(float* x, int image, Sink sink, in Scratch s, bool simd)
+        {
+            var taps = (ulong*)s.Taps;
+            int vecWords = _vp * 8;
+            bool zeros;
+            for (int c = 0; c < InC; c++)
+            {
+                ulong* p = taps + (long)c * vecWords, nn = p + (long)Taps * InC * vecWords;
+                for (int t = 0; t < Taps; t++)
+                {
+                    ulong* pt = p + (long)t * InC * vecWords, nt = nn + (long)t * InC * vecWords;
+                    new Span<ulong>(pt + PlaneWords, vecWords - PlaneWords).Clear();
+                    new Span<ulong>(nt + PlaneWords, vecWords - PlaneWords).Clear();
+                }
+            }
+            zeros = BuildPlanes(x, s.Bits, taps, 1, vecWords, 0, (long)InC * vecWords, simd);
+            int vectors = Taps * InC * _vp;
+            bool counted = zeros || _weightZeros;
+            if (counted) OrPlanes(s.Taps, vectors);
+            new Span<Vector512<ulong>>(s.Taps + ZeroVector(_vp, InC), _vp).Clear();
+            if (zeros && !_weightZeros) CountRange(s.Taps + 2 * vectors, Taps * InC, _vp, s.Valid, simd);
+
+            var planes = stackalloc Vector512<ulong>[16];
+            for (int o = 0; o < OutC; o++)
+            {
+                fixed (int* idx = &_agreeIdx[o * Taps * InC])
+                {
+                    for (int v = 0; v < _vp; v++)
+                    {
+                        var inputs = new IndexedInputs(s.Taps + v, idx);
+                        Count(ref inputs, Taps * InC, planes, _agreeBits);
+                        ToCounts(planes, _agreeBits, s.Counts + v * 512, simd);
+                    }
+                    if (_weightZeros)
+                        fixed (int* vidx = &_validIdx![o * Taps * InC])
+                            for (int v = 0; v < _vp; v++)
+                            {
+                                var inputs = new IndexedInputs(s.Taps + v, vidx);
+                                Count(ref inputs, Taps * InC, planes, _agreeBits);
+                                ToCounts(planes, _agreeBits, s.Valid + v * 512, simd);
+                            }
+                }
+                Emit(sink, image, o, s.Counts, counted ? s.Valid : null);
+            }
+        }
+
+        void RunImageGroup(float* x, int inStride, int m, int firstImage, Sink sink, in Scratch s, bool simd)
+        {
+            int vectors = Taps * InC;
+            new Span<Vector512<ulong>>(s.Taps, 3 * vectors + 1).Clear();
+            bool zeros = false;
+            for (int g = 0; g < m; g++)
+            {
+                int lane = g * _laneWords;
+                zeros |= BuildPlanes(x + (long)g * inStride, s.Bits, (ulong*)s.Taps + lane, 1, 8, 0, (long)InC * 8, simd);
+            }
+            bool counted = zeros || _weightZeros;
+            if (counted) OrPlanes(s.Taps, vectors);
+            if (zeros && !_weightZeros) CountRange(s.Taps + 2 * vectors, vectors, 1, s.Valid, simd);
+
+            var planes = stackalloc Vector512<ulong>[16];
+            int laneBits = _laneWords * 64;
+            for (int o = 0; o < OutC; o++)
+            {
+                fixed (int* idx = &_agreeIdx[o * Taps * InC])
+                {
+                    var inputs = new IndexedInputs(s.Taps, idx);
+                    Count(ref inputs, vectors, planes, _agreeBits);
+                    ToCounts(planes, _agreeBits, s.Counts, simd);
+                    if (_weightZeros)
+                        fixed (int* vidx = &_validIdx![o * Taps * InC])
+                        {
+                            var valid = new IndexedInputs(s.Taps, vidx);
+                            Count(ref valid, vectors, planes, _agreeBits);
+                            ToCounts(planes, _agreeBits, s.Valid, simd);
+                        }
+                }
+                for (int g = 0; g < m; g++)
+                {
+                    Emit(sink, firstImage + g, o, s.Counts + g * laneBits, counted ? s.Valid + g * laneBits : null);
+                }
+            }
+        }
+
+        void RunChannelGroup(float* x, int image, Sink sink, in Scratch s, bool simd)
+        {
+            int cg = _channelGroups, vectors = Taps * cg;
+            new Span<Vector512<ulong>>(s.Taps, 3 * vectors).Clear();
+            bool zeros = BuildPlanes(x, s.Bits, (ulong*)s.Taps, Group, 8, _laneWords, (long)cg * 8, simd);
+            if (zeros)
+            {
+                OrPlanes(s.Taps, vectors);
+                CountRange(s.Taps + 2 * vectors, vectors, 1, s.Counts, simd);
+                SumLanes(s.Counts, s.Valid);
+            }
+            var planes = stackalloc Vector512<ulong>[16];
+            fixed (byte* bits = _groupBits)
+            fixed (Vector512<ulong>* lut = _selectLut)
+                for (int o = 0; o < OutC; o++)
+                {
+                    var inputs = new SelectInputs(s.Taps, s.Taps + vectors, bits + o * vectors, lut);
+                    Count(ref inputs, vectors, planes, _groupAgreeBits);
+                    ToCounts(planes, _groupAgreeBits, s.Counts, simd);
+                    SumLanes(s.Counts, s.Counts);
+                    Emit(sink, image, o, s.Counts, zeros ? s.Valid : null);
+                }
+        }
+
+        /// <summary>Adds the lanes of a channel-grouped count vector: per output pixel, the sum over the group's channels.</summary>
+        void SumLanes(ushort* counts, ushort* sum)
+        {
+            int laneBits = _laneWords * 64, p = 0;
+            for (; p + 32 <= PlaneBits; p += 32)
+            {
+                var total = Vector512.Load(counts + p);
+                for (int g = 1; g < Group; g++) total += Vector512.Load(counts + g * laneBits + p);
+                total.Store(sum + p);
+            }
+            for (; p < PlaneBits; p++)
+            {
+                int total = 0;
+                for (int g = 0; g < Group; g++) total += counts[g * laneBits + p];
+                sum[p] = (ushort)total;
+            }
+        }
+
+        void Emit(Sink sink, int image, int o, ushort* agree, ushort* valid)
+        {
+            fixed (int* analytic = _analyticValid) sink.Write(image, o, new Counts(agree, valid, analytic, PlaneBits));
+        }
+
+        /// <summary>M = P | N for <paramref name="vectors"/> vectors (P, then N, then M in the tap buffer).</summary>
+        static void OrPlanes(Vector512<ulong>* taps, int vectors)
+        {
+            for (int i = 0; i < vectors; i++) taps[2 * vectors + i] = taps[i] | taps[vectors + i];
+        }
+
+        /// <summary>Counts <paramref name="inputs"/> consecutive plane groups (each <paramref name="vp"/> vectors) per pixel.</summary>
+        void CountRange(Vector512<ulong>* first, int inputs, int vp, ushort* counts, bool simd)
+        {
+            var planes = stackalloc Vector512<ulong>[16];
+            int bits = BitLength(inputs);
+            for (int v = 0; v < vp; v++)
+            {
+                var range = new StridedInputs(first + v, vp);
+                Count(ref range, inputs, planes, bits);
+                ToCounts(planes, bits, counts + v * 512, simd);
+            }
+        }
+
+        // ------------------------------------------------------------------ bit-planes of the input
+
+        /// <summary>
+        /// Writes the P and N tap planes of one CHW image: for channel c, tap t and sign s, the plane starts at word
+        /// <c>first + (c / group)·groupStride + (c % group)·laneStride + (s·Taps + t)·tapStride</c>; returns whether the
+        /// input holds an exact zero.
+        /// </summary>
+        bool BuildPlanes(float* x, ulong* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride, bool simd)
+        {
+            int hw = InH * InW;
+            ulong* pos = scratch, neg = scratch + (long)InC * _streamWords;
+            ulong* prowP = neg + (long)InC * _streamWords, prowN = prowP + _rowWords;
+            ulong* dec = prowN + _rowWords;
+            bool zeros = false;
+            for (int c = 0; c < InC; c++)
+                zeros |= SignStream(x + (long)c * hw, hw, pos + (long)c * _streamWords, neg + (long)c * _streamWords, simd);
+            ulong rowMask = InW == 64 ? ulong.MaxValue : (1UL << InW) - 1;
+            for (int c = 0; c < InC; c++)
+            {
+                PaddedRows(pos + (long)c * _streamWords, prowP, rowMask);
+                PaddedRows(neg + (long)c * _streamWords, prowN, rowMask);
+                ulong* baseAddr = first + (c / group) * groupStride + (c % group) * laneStride;
+                for (int sign = 0; sign < 2; sign++)
+                {
+                    ulong* prow = sign == 0 ? prowP : prowN;
+                    for (int ky = 0; ky < KH; ky++)
+                        for (int kx = 0; kx < KW; kx++)
+                        {
+                            ulong* rows;
+                            if (Stride == 1) rows = prow + ky;
+                            else
+                            {
+                                // Every Stride-th row and every Stride-th bit from phase kx mod Stride.
+                                rows = dec;
+                                int phase = kx % Stride;
+                                ulong keep = StrideMask(Stride) << phase;
+                                for (int oy = 0; oy < OutH; oy++) rows[oy] = ExtractBits(prow[oy * Stride + ky], keep);
+                            }
+                            int t = ky * KW + kx;
+                            WritePlane(rows, kx / Stride, baseAddr + (sign * Taps + t) * tapStride, simd);
+                        }
+                }
+            }
+            return zeros;
+        }
+
+        static ulong StrideMask(int stride)
+        {
+            ulong m = 0;
+            for (int i = 0; i < 64; i += stride) m |= 1UL << i;
+            return m;
+        }
+
+        static ulong ExtractBits(ulong value, ulong mask)
+        {
+            if (Bmi2.X64.IsSupported) return Bmi2.X64.ParallelBitExtract(value, mask);
+            ulong r = 0;
+            int k = 0;
+            for (; mask != 0; mask &= mask - 1, k++)
+                if ((value & (mask & ~(mask - 1))) != 0) r |= 1UL << k;
+            return r;
+        }
+
+        /// <summary>Sign bits of <paramref name="n"/> floats: bit i of pos is x[i] &gt; 0, of neg x[i] &lt; 0. Returns whether one is 0.</summary>
+        static bool SignStream(float* x, int n, ulong* pos, ulong* neg, bool simd)
+        {
+            int words = (n + 63) / 64;
+            new Span<ulong>(pos, words).Clear();
+            new Span<ulong>(neg, words).Clear();
+            int i = 0;
+            ulong missing = 0;
+            if (simd && Vector512.IsHardwareAccelerated)
+            {
+                var zero = Vector512<float>.Zero;
+                for (; i + 16 <= n; i += 16)
+                {
+                    var v = Vector512.Load(x + i);
+                    ulong gt = Vector512.GreaterThan(v, zero).ExtractMostSignificantBits();
+                    ulong lt = Vector512.LessThan(v, zero).ExtractMostSignificantBits();
+                    pos[i >> 6] |= gt << (i & 63);
+                    neg[i >> 6] |= lt << (i & 63);
+                    missing |= ~(gt | lt) & 0xFFFF;
+                }
+            }
+            for (; i < n; i++)
+            {
+                float v = x[i];
+                if (v > 0) pos[i >> 6] |= 1UL << (i & 63);
+                else if (v < 0) neg[i >> 6] |= 1UL << (i & 63);
+                else missing = 1;
+            }
+            return missing != 0;
+        }
+
+        /// <summary>Input rows as words with <see cref="Pad"/> zero bits before each row and zero rows above and below.</summary>
+        void PaddedRows(ulong* stream, ulong* rows, ulong rowMask)
+        {
+            for (int r = 0; r < Pad; r++) { rows[r] = 0; rows[_rowWords - 1 - r] = 0; }
+            for (int y = 0; y < InH; y++)
+            {
+                int bit = y * InW, word = bit >> 6, off = bit & 63;
+                ulong v = stream[word] >> off;
+                if (off != 0 && off + InW > 64) v |= stream[word + 1] << (64 - off);
+                rows[y + Pad] = (v & rowMask) << Pad;
+            }
+        }
+
+        /// <summary>Output row oy of a tap plane is <c>(rows[oy] &gt;&gt; shift)</c>'s low OutW bits; the plane's words are overwritten.</summary>
+        void WritePlane(ulong* rows, int shift, ulong* plane, bool simd)
+        {
+            int ow = OutW, oh = OutH;
+            int oy = 0;
+            if (simd && Avx512F.IsSupported && (ow == 8 || ow == 16 || ow == 32))
+            {
+                byte* dst = (byte*)plane;
+                for (; oy + 8 <= oh; oy += 8)
+                {
+                    var v = Vector512.ShiftRightLogical(Vector512.Load(rows + oy), shift);
+                    if (ow == 32) Avx512F.ConvertToVector256UInt32(v).Store((uint*)(dst + oy * 4));
+                    else if (ow == 16) Avx512F.ConvertToVector128UInt16(v).Store((ushort*)(dst + oy * 2));
+                    else *(ulong*)(dst + oy) = Avx512F.ConvertToVector128Byte(v).AsUInt64().ToScalar();
+                }
+                if (oy == oh) return;
+            }
+            ulong mask = ow == 64 ? ulong.MaxValue : (1UL << ow) - 1;
+            // The vector path stops at a multiple of 8 rows of 8, 16 or 32 bits: a word boundary.
+            int firstWord = oy * ow >> 6;
+            new Span<ulong>(plane + firstWord, PlaneWords - firstWord).Clear();
+            for (; oy < oh; oy++) Insert(plane, oy * ow, (rows[oy] >> shift) & mask, ow);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Insert(ulong* plane, int bit, ulong value, int width)
+        {
+            int word = bit >> 6, off = bit & 63;
+            plane[word] |= value << off;
+            if (off != 0 && off + width > 64) plane[word + 1] |= value >> (64 - off);
+        }
+
+        // ------------------------------------------------------------------ counting
+
+        interface IInputs
+        {
+            Vector512<ulong> this[int i] { get; }
+        }
+
+        /// <summary>Input i is the vector at index idx[i] (the sign plane that agrees with the weight).</summary>
+        readonly struct IndexedInputs : IInputs
+        {
+            readonly Vector512<ulong>* _base;
+            readonly int* _idx;
+            public IndexedInputs(Vector512<ulong>* b, int* idx) { _base = b; _idx = idx; }
+            public Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _base[_idx[i]]; }
+        }
+
+        /// <summary>Input i is the vector at i·stride.</summary>
+        readonly struct StridedInputs : IInputs
+        {
+            readonly Vector512<ulong>* _base;
+            readonly int _stride;
+            public StridedInputs(Vector512<ulong>* b, int stride) { _base = b; _stride = stride; }
+            public Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _base[i * _stride]; }
+        }
+
+        /// <summary>Channel-grouped input i: P[i] in lanes whose weight is +1, N[i] in the others.</summary>
+        readonly struct SelectInputs : IInputs
+        {
+            readonly Vector512<ulong>* _p, _n, _lut;
+            readonly byte* _bits;
+            public SelectInputs(Vector512<ulong>* p, Vector512<ulong>* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
+            public Vector512<ulong> this[int i]
+            {
+                [MethodImpl(MethodImplOptions.AggressiveInlining)]
+                get => Select(_lut[_bits[i]], _p[i], _n[i]);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<ulong> Select(Vector512<ulong> mask, Vector512<ulong> a, Vector512<ulong> b) =>
+            Avx512F.IsSupported ? Avx512F.TernaryLogic(mask, a, b, 0xCA) : (mask & a) | Vector512.AndNot(b, mask);
+
+        /// <summary>Carry-save adder: l + a + b = l' + 2h, bit by bit.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Csa(out Vector512<ulong> h, ref Vector512<ulong> l, Vector512<ulong> a, Vector512<ulong> b)
+        {
+            if (Avx512F.IsSupported)
+            {
+                h = Avx512F.TernaryLogic(l, a, b, 0xE8);
+                l = Avx512F.TernaryLogic(l, a, b, 0x96);
+            }
+            else
+            {
+                var u = l ^ a;
+                h = (l & a) | (u & b);
+                l = u ^ b;
+            }
+        }
+
+        /// <summary>Adds <paramref name="carry"/> (weight 2^from) into the counter planes from..bits−1.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Ripple(Vector512<ulong>* planes, int from, int bits, Vector512<ulong> carry)
+        {
+            for (int k = from; k < bits; k++)
+            {
+                var t = planes[k] & carry;
+                planes[k] ^= carry;
+                carry = t;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<ulong> Block16<T>(ref T x, int i, ref Vector512<ulong> ones, ref Vector512<ulong> twos, ref Vector512<ulong> fours, ref Vector512<ulong> eights)
+            where T : struct, IInputs
+        {
+            Csa(out var twosA, ref ones, x[i], x[i + 1]);
+            Csa(out var twosB, ref ones, x[i + 2], x[i + 3]);
+            Csa(out var foursA, ref twos, twosA, twosB);
+            Csa(out twosA, ref ones, x[i + 4], x[i + 5]);
+            Csa(out twosB, ref ones, x[i + 6], x[i + 7]);
+            Csa(out var foursB, ref twos, twosA, twosB);
+            Csa(out var eightsA, ref fours, foursA, foursB);
+            Csa(out twosA, ref ones, x[i + 8], x[i + 9]);
+            Csa(out twosB, ref ones, x[i + 10], x[i + 11]);
+            Csa(out foursA, ref twos, twosA, twosB);
+            Csa(out twosA, ref ones, x[i + 12], x[i + 13]);
+            Csa(out twosB, ref ones, x[i + 14], x[i + 15]);
+            Csa(out foursB, ref twos, twosA, twosB);
+            Csa(out var eightsB, ref fours, foursA, foursB);
+            Csa(out var sixteens, ref eights, eightsA, eightsB);
+            return sixteens;
+        }
+
+        /// <summary>
+        /// Per bit position, how many of the <paramref name="n"/> inputs have it set, as <paramref name="bits"/>
+        /// bit-sliced planes (plane k = bit k of the count). Harley–Seal: blocks of 16 inputs through a tree of
+        /// carry-save adders, pairs of blocks through one more, the rest rippled in.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        static void Count<T>(ref T x, int n, Vector512<ulong>* planes, int bits) where T : struct, IInputs
+        {
+            for (int k = 0; k < bits; k++) planes[k] = Vector512<ulong>.Zero;
+            Vector512<ulong> ones = default, twos = default, fours = default, eights = default, sixteens = default;
+            int i = 0;
+            for (; i + 32 <= n; i += 32)
+            {
+                var a = Block16(ref x, i, ref ones, ref twos, ref fours, ref eights);
+                var b = Block16(ref x, i + 16, ref ones, ref twos, ref fours, ref eights);
+                Csa(out var thirtyTwos, ref sixteens, a, b);
+                Ripple(planes, 5, bits, thirtyTwos);
+            }
+            if (i + 16 <= n)
+            {
+                var a = Block16(ref x, i, ref ones, ref twos, ref fours, ref eights);
+                var carry = sixteens & a;
+                sixteens ^= a;
+                Ripple(planes, 5, bits, carry);
+                i += 16;
+            }
+            planes[0] = ones; planes[1] = twos; planes[2] = fours; planes[3] = eights; planes[4] = sixteens;
+            for (; i < n; i++) Ripple(planes, 0, bits, x[i]);
+        }
+
+        // ------------------------------------------------------------------ counter planes → integers
+
+        static readonly Vector512<ulong> Level1Lo = Vector512.Create(0UL, 8, 1, 9, 2, 10, 3, 11);
+        static readonly Vector512<ulong> Level1Hi = Vector512.Create(4UL, 12, 5, 13, 6, 14, 7, 15);
+        static readonly Vector512<ulong> Level2Lo = Vector512.Create(0UL, 1, 8, 9, 2, 3, 10, 11);
+        static readonly Vector512<ulong> Level2Hi = Vector512.Create(4UL, 5, 12, 13, 6, 7, 14, 15);
+        static readonly Vector512<ulong> Level3Lo = Vector512.Create(0UL, 1, 2, 3, 8, 9, 10, 11);
+        static readonly Vector512<ulong> Level3Hi = Vector512.Create(4UL, 5, 6, 7, 12, 13, 14, 15);
+        /// <summary>vpermb: qword b of the result holds byte b of planes 7, 6, …, 0 (the matrix gf2p8affineqb transposes).</summary>
+        static readonly Vector512<byte> ByteTranspose = CreateByteTranspose();
+        /// <summary>Bytes 1, 2, 4, …, 128 in every qword: with the data as the matrix, gf2p8affineqb transposes its 8×8 bits.</summary>
+        static readonly Vector512<byte> UnitBytes = Vector512.Create(0x8040201008040201UL).AsByte();
+
+        static Vector512<byte> CreateByteTranspose()
+        {
+            var idx = new byte[64];
+            for (int b = 0; b < 8; b++)
+                for (int m = 0; m < 8; m++) idx[b * 8 + m] = (byte)((7 - m) * 8 + b);
+            return Vector512.Create(idx);
+        }
+
+        static bool FastTranspose => Avx512F.IsSupported && Avx512Vbmi.IsSupported && Gfni.V512.IsSupported;
+
+        /// <summary>Turns <paramref name="bits"/> counter planes into 512 per-pixel counts.</summary>
+        static void ToCounts(Vector512<ulong>* planes, int bits, ushort* counts, bool simd)
+        {
+            if (simd && FastTranspose)
+            {
+                var lo = stackalloc Vector512<byte>[8];
+                Transpose8(planes, Math.Min(bits, 8), lo);
+                if (bits <= 8)
+                {
+                    for (int q = 0; q < 8; q++)
+                    {
+                        Avx512BW.ConvertToVector512UInt16(lo[q].GetLower()).Store(counts + q * 64);
+                        Avx512BW.ConvertToVector512UInt16(lo[q].GetUpper()).Store(counts + q * 64 + 32);
+                    }
+                    return;
+                }
+                var hi = stackalloc Vector512<byte>[8];
+                Transpose8(planes + 8, bits - 8, hi);
+                for (int q = 0; q < 8; q++)
+                {
+                    var l0 = Avx512BW.ConvertToVector512UInt16(lo[q].GetLower());
+                    var l1 = Avx512BW.ConvertToVector512UInt16(lo[q].GetUpper());
+                    var h0 = Avx512BW.ConvertToVector512UInt16(hi[q].GetLower());
+                    var h1 = Avx512BW.ConvertToVector512UInt16(hi[q].GetUpper());
+                    (l0 | (h0 << 8)).Store(counts + q * 64);
+                    (l1 | (h1 << 8)).Store(counts + q * 64 + 32);
+                }
+                return;
+            }
+            for (int p = 0; p < 512; p++)
+            {
+                int q = p >> 6, bit = p & 63, c = 0;
+                for (int k = 0; k < bits; k++) c |= (int)((planes[k].GetElement(q) >> bit) & 1) << k;
+                counts[p] = (ushort)c;
+            }
+        }
+
+        /// <summary>
+        /// Up to 8 counter planes → 8 vectors of 64 byte counts (vector q: pixels 64q … 64q + 63): a qword transpose
+        /// (vector q gathers qword q of every plane), then per vector a byte transpose and a bit transpose.
+        /// </summary>
+        static void Transpose8(Vector512<ulong>* planes, int count, Vector512<byte>* result)
+        {
+            var z = Vector512<ulong>.Zero;
+            Vector512<ulong> p0 = count > 0 ? planes[0] : z, p1 = count > 1 ? planes[1] : z, p2 = count > 2 ? planes[2] : z, p3 = count > 3 ? planes[3] : z;
+            Vector512<ulong> p4 = count > 4 ? planes[4] : z, p5 = count > 5 ? planes[5] : z, p6 = count > 6 ? planes[6] : z, p7 = count > 7 ? planes[7] : z;
+            var a01 = Avx512F.PermuteVar8x64x2(p0, Level1Lo, p1); var b01 = Avx512F.PermuteVar8x64x2(p0, Level1Hi, p1);
+            var a23 = Avx512F.PermuteVar8x64x2(p2, Level1Lo, p3); var b23 = Avx512F.PermuteVar8x64x2(p2, Level1Hi, p3);
+            var a45 = Avx512F.PermuteVar8x64x2(p4, Level1Lo, p5); var b45 = Avx512F.PermuteVar8x64x2(p4, Level1Hi, p5);
+            var a67 = Avx512F.PermuteVar8x64x2(p6, Level1Lo, p7); var b67 = Avx512F.PermuteVar8x64x2(p6, Level1Hi, p7);
+            var c0 = Avx512F.PermuteVar8x64x2(a01, Level2Lo, a23); var d0 = Avx512F.PermuteVar8x64x2(a01, Level2Hi, a23);
+            var e0 = Avx512F.PermuteVar8x64x2(b01, Level2Lo, b23); var f0 = Avx512F.PermuteVar8x64x2(b01, Level2Hi, b23);
+            var c1 = Avx512F.PermuteVar8x64x2(a45, Level2Lo, a67); var d1 = Avx512F.PermuteVar8x64x2(a45, Level2Hi, a67);
+            var e1 = Avx512F.PermuteVar8x64x2(b45, Level2Lo, b67); var f1 = Avx512F.PermuteVar8x64x2(b45, Level2Hi, b67);
+            result[0] = BitTranspose(Avx512F.PermuteVar8x64x2(c0, Level3Lo, c1));
+            result[1] = BitTranspose(Avx512F.PermuteVar8x64x2(c0, Level3Hi, c1));
+            result[2] = BitTranspose(Avx512F.PermuteVar8x64x2(d0, Level3Lo, d1));
+            result[3] = BitTranspose(Avx512F.PermuteVar8x64x2(d0, Level3Hi, d1));
+            result[4] = BitTranspose(Avx512F.PermuteVar8x64x2(e0, Level3Lo, e1));
+            result[5] = BitTranspose(Avx512F.PermuteVar8x64x2(e0, Level3Hi, e1));
+            result[6] = BitTranspose(Avx512F.PermuteVar8x64x2(f0, Level3Lo, f1));
+            result[7] = BitTranspose(Avx512F.PermuteVar8x64x2(f0, Level3Hi, f1));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<byte> BitTranspose(Vector512<ulong> planesOfQword) =>
+            Gfni.V512.GaloisFieldAffineTransform(UnitBytes, Avx512Vbmi.PermuteVar64x8(planesOfQword.AsByte(), ByteTranspose), 0);
+    }
+}
