@@ -58,6 +58,8 @@ namespace ReSTE.Inference.Tests
             { 16, 16, 30, 3, 2, 1, 0.05, 0.0 },   // 15×15: 4-word lanes, 2 per vector
             { 32, 16, 16, 3, 1, 1, 0.0, 0.0 },    // 16×16: ResNet-20's second stage
             { 40, 8, 62, 3, 1, 1, 0.0, 0.0 },     // the widest rows a word holds (62 + 2 padding bits)
+            { 16, 12, 10, 3, 1, 1, 0.1, 0.0 },    // 100 pixels: 2-word lanes, 4 per vector
+            { 8, 8, 13, 3, 1, 1, 0.2, 0.0 },      // 169 pixels: 3 words in 4-word lanes
         };
 
         /// <summary>Runs the kernel on <paramref name="n"/> CHW images and collects its dots as [image][o][pixel].</summary>

@@ -37,21 +37,28 @@ namespace ReSTE.Inference.Engine
         readonly int _laneWords;
         /// <summary>Planes per vector: 8 / lane words for small planes, else 1.</summary>
         public readonly int Group;
-        /// <summary>Channel groups of the channel-grouped layout: ⌈C / Group⌉.</summary>
-        readonly int _channelGroups;
+        /// <summary>Output-channel groups of the one-image layout for small planes: ⌈OutC / Group⌉.</summary>
+        readonly int _outGroups;
         readonly bool _weightZeros;
         /// <summary>Per output channel, per (tap, channel): the tap vector holding the agreeing sign (× vectors per plane).</summary>
         readonly int[] _agreeIdx;
         /// <summary>With zero weights only: per output channel, the nonzero-plane (or zero-vector) index of each input.</summary>
         readonly int[]? _validIdx;
-        /// <summary>Channel-grouped layout: per (o, tap, channel group), bit g set where w[o, tap, group·G + g] &gt; 0.</summary>
-        readonly byte[]? _groupBits;
+        /// <summary>One image, small planes: per (output group, tap, c), bit g set where w[group·G + g, tap, c] &gt; 0.</summary>
+        readonly byte[]? _laneBits;
         readonly Vector512<ulong>[]? _selectLut;
         /// <summary>Per output pixel, C × the kernel taps that fall inside the input: the valid count without zeros.</summary>
         readonly int[] _analyticValid;
         /// <summary>Bit-sliced counter planes the largest count needs.</summary>
-        readonly int _agreeBits, _groupAgreeBits;
+        readonly int _agreeBits;
         readonly int _rowWords, _streamWords;
+        /// <summary>
+        /// Stride 1, "same" padding and rows of 8, 16, 32 or 64 pixels: sign bits are kept row-aligned with Pad zero rows
+        /// above and below, so a tap's vertical offset is an address offset and its horizontal one a shift in each row.
+        /// </summary>
+        readonly bool _aligned;
+        /// <summary>Bytes per row, per plane, and per channel of the padded row-aligned sign bits.</summary>
+        readonly int _rowBytes, _planeBytes, _channelBytes;
 
         public BitPlaneConv(BinaryConv2dOp op, int inH, int inW)
         {
@@ -77,9 +84,13 @@ namespace ReSTE.Inference.Engine
                 _laneWords = PlaneWords <= 1 ? 1 : PlaneWords <= 2 ? 2 : 4;
                 Group = 8 / _laneWords;
             }
-            _channelGroups = (InC + Group - 1) / Group;
+            _outGroups = (OutC + Group - 1) / Group;
             _streamWords = (inH * inW + 63) / 64 + 1;
             _rowWords = inH + 2 * Pad;
+            _aligned = Stride == 1 && OutH == InH && OutW == InW && InW is 8 or 16 or 32 or 64;
+            _rowBytes = InW / 8;
+            _planeBytes = InH * _rowBytes;
+            _channelBytes = ((InH + 2 * Pad) * _rowBytes + 63) / 64 * 64 + 64;
 
             // Weights as {−1, 0, +1}, [o][tap][c].
             var w = new sbyte[OutC * Taps * InC];
@@ -100,14 +111,12 @@ namespace ReSTE.Inference.Engine
                 if (_validIdx is not null) _validIdx[i] = wv == 0 ? zero : (2 * Taps * InC + tc) * _vp;
             }
             _agreeBits = BitLength(Taps * InC);
-            _groupAgreeBits = BitLength(Taps * _channelGroups);
             if (Group > 1 && !_weightZeros)
             {
-                _groupBits = new byte[OutC * Taps * _channelGroups];
+                _laneBits = new byte[_outGroups * Taps * InC];
                 for (int o = 0; o < OutC; o++)
-                    for (int t = 0; t < Taps; t++)
-                        for (int c = 0; c < InC; c++)
-                            if (w[(o * Taps + t) * InC + c] > 0) _groupBits[(o * Taps + t) * _channelGroups + c / Group] |= (byte)(1 << (c % Group));
+                    for (int tc = 0; tc < Taps * InC; tc++)
+                        if (w[o * Taps * InC + tc] > 0) _laneBits[(o / Group) * Taps * InC + tc] |= (byte)(1 << (o % Group));
                 _selectLut = new Vector512<ulong>[1 << Group];
                 var lanes = new ulong[8];
                 for (int bits = 0; bits < _selectLut.Length; bits++)
@@ -137,10 +146,10 @@ namespace ReSTE.Inference.Engine
         int ZeroVector(int vp, int channels) => 3 * Taps * channels * vp;
 
         /// <summary>64-byte vectors of tap planes (P, N, M and the zero vector) the largest layout needs.</summary>
-        public int TapVectors => Math.Max(3 * Taps * InC * _vp + _vp, 3 * Taps * _channelGroups + 1);
+        public int TapVectors => 3 * Taps * InC * _vp + _vp;
 
         /// <summary>Words of bit scratch (sign streams, padded rows, strided rows).</summary>
-        public int BitScratchWords => 2 * InC * _streamWords + 2 * _rowWords + 2 * Stride * KH * OutH + 8;
+        public int BitScratchWords => Math.Max(2 * InC * _streamWords + 2 * _rowWords + 2 * Stride * KH * OutH + 8, 2 * InC * _channelBytes / 8);
 
         /// <summary>Unsigned 16-bit counts of one unit (one image's plane, or a vector of lanes), with a vector's slack.</summary>
         public int CountSlots => _vp * 512 + 16;
@@ -203,19 +212,20 @@ namespace ReSTE.Inference.Engine
                 return;
             }
             int done = 0;
-            // Whole groups of images share each vector; the rest go one at a time with channels side by side (or, with
-            // zero weights, which the channel layout cannot select, as a partial image group).
-            while (n - done >= Group || (_groupBits is null && done < n))
+            // Whole groups of images share each vector; the rest go one at a time with output channels side by side (or,
+            // with zero weights, which that layout cannot select, as a partial image group).
+            while (n - done >= Group || (_laneBits is null && done < n))
             {
                 int m = Math.Min(Group, n - done);
                 RunImageGroup(x + (long)done * inStride, inStride, m, done, sink, s, allowSimd);
                 done += m;
             }
-            for (; done < n; done++) RunChannelGroup(x + (long)done * inStride, done, sink, s, allowSimd);
+            for (; done < n; done++) RunOutputLanes(x + (long)done * inStride, done, sink, s, allowSimd);
         }
 
         // ------------------------------------------------------------------ the three layouts
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void RunSingle(float* x, int image, Sink sink, in Scratch s, bool simd)
         {
             var taps = (ulong*)s.Taps;
@@ -262,6 +272,7 @@ namespace ReSTE.Inference.Engine
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void RunImageGroup(float* x, int inStride, int m, int firstImage, Sink sink, in Scratch s, bool simd)
         {
             int vectors = Taps * InC;
@@ -300,46 +311,47 @@ namespace ReSTE.Inference.Engine
             }
         }
 
-        void RunChannelGroup(float* x, int image, Sink sink, in Scratch s, bool simd)
+        /// <summary>
+        /// One image with planes smaller than a vector: the lanes are <see cref="Group"/> output channels. Each input is
+        /// one tap plane broadcast to every lane, P or N chosen lane by lane by that output channel's weight.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void RunOutputLanes(float* x, int image, Sink sink, in Scratch s, bool simd)
         {
-            int cg = _channelGroups, vectors = Taps * cg;
-            new Span<Vector512<ulong>>(s.Taps, 3 * vectors).Clear();
-            bool zeros = BuildPlanes(x, s.Bits, (ulong*)s.Taps, Group, 8, _laneWords, (long)cg * 8, simd);
+            int lw = _laneWords, inputs = Taps * InC;
+            var taps = (ulong*)s.Taps;
+            if (PlaneWords < lw) new Span<ulong>(taps, 2 * inputs * lw).Clear();
+            bool zeros = BuildPlanes(x, s.Bits, taps, 1, lw, 0, (long)InC * lw, simd);
             if (zeros)
             {
-                OrPlanes(s.Taps, vectors);
-                CountRange(s.Taps + 2 * vectors, vectors, 1, s.Counts, simd);
-                SumLanes(s.Counts, s.Valid);
+                // M = P | N, then the valid count: the same in every lane.
+                for (long i = 0; i < (long)inputs * lw; i++) taps[2L * inputs * lw + i] = taps[i] | taps[(long)inputs * lw + i];
+                var planesM = stackalloc Vector512<ulong>[16];
+                switch (lw)
+                {
+                    case 1: { var m = new Broadcast1(taps + 2L * inputs, taps, null, null); Count(ref m, inputs, planesM, _agreeBits); break; }
+                    case 2: { var m = new Broadcast2(taps + 4L * inputs, taps, null, null); Count(ref m, inputs, planesM, _agreeBits); break; }
+                    default: { var m = new Broadcast4(taps + 8L * inputs, taps, null, null); Count(ref m, inputs, planesM, _agreeBits); break; }
+                }
+                ToCounts(planesM, _agreeBits, s.Valid, simd);
             }
             var planes = stackalloc Vector512<ulong>[16];
-            fixed (byte* bits = _groupBits)
+            int laneBits = lw * 64;
+            fixed (byte* bits = _laneBits)
             fixed (Vector512<ulong>* lut = _selectLut)
-                for (int o = 0; o < OutC; o++)
+                for (int og = 0; og < _outGroups; og++)
                 {
-                    var inputs = new SelectInputs(s.Taps, s.Taps + vectors, bits + o * vectors, lut);
-                    Count(ref inputs, vectors, planes, _groupAgreeBits);
-                    ToCounts(planes, _groupAgreeBits, s.Counts, simd);
-                    SumLanes(s.Counts, s.Counts);
-                    Emit(sink, image, o, s.Counts, zeros ? s.Valid : null);
+                    byte* b = bits + (long)og * inputs;
+                    switch (lw)
+                    {
+                        case 1: { var xs = new Broadcast1(taps, taps + inputs, b, lut); Count(ref xs, inputs, planes, _agreeBits); break; }
+                        case 2: { var xs = new Broadcast2(taps, taps + 2L * inputs, b, lut); Count(ref xs, inputs, planes, _agreeBits); break; }
+                        default: { var xs = new Broadcast4(taps, taps + 4L * inputs, b, lut); Count(ref xs, inputs, planes, _agreeBits); break; }
+                    }
+                    ToCounts(planes, _agreeBits, s.Counts, simd);
+                    for (int g = 0; g < Group && og * Group + g < OutC; g++)
+                        Emit(sink, image, og * Group + g, s.Counts + g * laneBits, zeros ? s.Valid : null);
                 }
-        }
-
-        /// <summary>Adds the lanes of a channel-grouped count vector: per output pixel, the sum over the group's channels.</summary>
-        void SumLanes(ushort* counts, ushort* sum)
-        {
-            int laneBits = _laneWords * 64, p = 0;
-            for (; p + 32 <= PlaneBits; p += 32)
-            {
-                var total = Vector512.Load(counts + p);
-                for (int g = 1; g < Group; g++) total += Vector512.Load(counts + g * laneBits + p);
-                total.Store(sum + p);
-            }
-            for (; p < PlaneBits; p++)
-            {
-                int total = 0;
-                for (int g = 0; g < Group; g++) total += counts[g * laneBits + p];
-                sum[p] = (ushort)total;
-            }
         }
 
         void Emit(Sink sink, int image, int o, ushort* agree, ushort* valid)
@@ -375,6 +387,7 @@ namespace ReSTE.Inference.Engine
         /// </summary>
         bool BuildPlanes(float* x, ulong* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride, bool simd)
         {
+            if (_aligned && simd && Vector512.IsHardwareAccelerated) return BuildAligned(x, (byte*)scratch, first, group, groupStride, laneStride, tapStride);
             int hw = InH * InW;
             ulong* pos = scratch, neg = scratch + (long)InC * _streamWords;
             ulong* prowP = neg + (long)InC * _streamWords, prowN = prowP + _rowWords;
@@ -411,6 +424,118 @@ namespace ReSTE.Inference.Engine
             }
             return zeros;
         }
+
+        /// <summary><see cref="BuildPlanes"/> for the row-aligned case (<see cref="_aligned"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        bool BuildAligned(float* x, byte* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride)
+        {
+            int hw = InH * InW, rb = _rowBytes, pb = _planeBytes, cs = _channelBytes, padBytes = Pad * rb;
+            byte* pos = scratch, neg = scratch + (long)InC * cs;
+            bool zeros = false;
+            for (int c = 0; c < InC; c++)
+            {
+                byte* p = pos + (long)c * cs, n = neg + (long)c * cs;
+                new Span<byte>(p, padBytes).Clear();
+                new Span<byte>(n, padBytes).Clear();
+                new Span<byte>(p + padBytes + pb, padBytes).Clear();
+                new Span<byte>(n + padBytes + pb, padBytes).Clear();
+                zeros |= SignBytes(x + (long)c * hw, hw, p + padBytes, n + padBytes);
+                byte* dst = (byte*)(first + (c / group) * groupStride + (c % group) * laneStride);
+                for (int sign = 0; sign < 2; sign++)
+                {
+                    byte* src = sign == 0 ? p : n;
+                    for (int ky = 0; ky < KH; ky++)
+                        for (int kx = 0; kx < KW; kx++)
+                            ShiftRows(src + ky * rb, dst + (sign * Taps + ky * KW + kx) * tapStride * 8, pb, kx - Pad);
+                }
+            }
+            return zeros;
+        }
+
+        /// <summary>Sign bits of n floats as bytes: bit i of pos is x[i] &gt; 0, of neg x[i] &lt; 0. Returns whether one is 0.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        static bool SignBytes(float* x, int n, byte* pos, byte* neg)
+        {
+            int i = 0;
+            uint missing = 0;
+            var zero = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16)
+            {
+                var v = Vector512.Load(x + i);
+                uint gt = (uint)Vector512.GreaterThan(v, zero).ExtractMostSignificantBits();
+                uint lt = (uint)Vector512.LessThan(v, zero).ExtractMostSignificantBits();
+                *(ushort*)(pos + (i >> 3)) = (ushort)gt;
+                *(ushort*)(neg + (i >> 3)) = (ushort)lt;
+                missing |= ~(gt | lt) & 0xFFFF;
+            }
+            for (; i < n; i += 8)
+            {
+                // Rows of 8 pixels: whole bytes.
+                uint gt = 0, lt = 0;
+                for (int b = 0; b < 8; b++)
+                {
+                    float v = x[i + b];
+                    if (v > 0) gt |= 1u << b;
+                    else if (v < 0) lt |= 1u << b;
+                    else missing = 1;
+                }
+                pos[i >> 3] = (byte)gt;
+                neg[i >> 3] = (byte)lt;
+            }
+            return missing != 0;
+        }
+
+        /// <summary>
+        /// Copies <paramref name="bytes"/> bytes of row-aligned bits, each row shifted by <paramref name="dx"/> pixels
+        /// (output pixel x takes input pixel x + dx; zero where that leaves the row).
+        /// </summary>
+        void ShiftRows(byte* src, byte* dst, int bytes, int dx)
+        {
+            switch (InW)
+            {
+                case 32: ShiftRows<uint>(src, dst, bytes, dx); break;
+                case 16: ShiftRows<ushort>(src, dst, bytes, dx); break;
+                case 8: ShiftRows<byte>(src, dst, bytes, dx); break;
+                default: ShiftRows<ulong>(src, dst, bytes, dx); break;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void ShiftRows<T>(byte* src, byte* dst, int bytes, int dx) where T : unmanaged, IBinaryInteger<T>
+        {
+            int i = 0;
+            for (; i + 64 <= bytes; i += 64) Shift(Vector512.Load((T*)(src + i)), dx).Store((T*)(dst + i));
+            for (; i + 32 <= bytes; i += 32) Shift(Vector256.Load((T*)(src + i)), dx).Store((T*)(dst + i));
+            for (; i + 16 <= bytes; i += 16) Shift(Vector128.Load((T*)(src + i)), dx).Store((T*)(dst + i));
+            if (i + 8 <= bytes)
+            {
+                // Lanes of a word: shift the word, then clear the bits that crossed into a neighbouring lane.
+                ulong lane = sizeof(T) == 8 ? ulong.MaxValue : (1UL << (8 * sizeof(T))) - 1;
+                ulong keep = (dx >= 0 ? lane >> dx : (lane << -dx) & lane) * (ulong.MaxValue / lane);
+                for (; i + 8 <= bytes; i += 8)
+                {
+                    ulong v = *(ulong*)(src + i);
+                    *(ulong*)(dst + i) = (dx >= 0 ? v >> dx : v << -dx) & keep;
+                }
+            }
+            for (; i < bytes; i += sizeof(T))
+            {
+                T v = *(T*)(src + i);
+                *(T*)(dst + i) = dx >= 0 ? v >>> dx : v << -dx;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<T> Shift<T>(Vector512<T> v, int dx) where T : unmanaged, IBinaryInteger<T> =>
+            dx >= 0 ? v >>> dx : v << -dx;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<T> Shift<T>(Vector256<T> v, int dx) where T : unmanaged, IBinaryInteger<T> =>
+            dx >= 0 ? v >>> dx : v << -dx;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector128<T> Shift<T>(Vector128<T> v, int dx) where T : unmanaged, IBinaryInteger<T> =>
+            dx >= 0 ? v >>> dx : v << -dx;
 
         static ulong StrideMask(int stride)
         {
@@ -530,16 +655,54 @@ namespace ReSTE.Inference.Engine
             public Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _base[i * _stride]; }
         }
 
-        /// <summary>Channel-grouped input i: P[i] in lanes whose weight is +1, N[i] in the others.</summary>
-        readonly struct SelectInputs : IInputs
+        /// <summary>
+        /// Input i of the output-lane layout: plane i (1, 2 or 4 words) of P broadcast where that lane's weight is +1, of N
+        /// where it is −1 (with no select table: plane i of P alone).
+        /// </summary>
+        readonly struct Broadcast1 : IInputs
         {
-            readonly Vector512<ulong>* _p, _n, _lut;
+            readonly ulong* _p, _n;
             readonly byte* _bits;
-            public SelectInputs(Vector512<ulong>* p, Vector512<ulong>* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
+            readonly Vector512<ulong>* _lut;
+            public Broadcast1(ulong* p, ulong* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
             public Vector512<ulong> this[int i]
             {
                 [MethodImpl(MethodImplOptions.AggressiveInlining)]
-                get => Select(_lut[_bits[i]], _p[i], _n[i]);
+                get => _lut is null ? Vector512.Create(_p[i]) : Select(_lut[_bits[i]], Vector512.Create(_p[i]), Vector512.Create(_n[i]));
+            }
+        }
+
+        readonly struct Broadcast2 : IInputs
+        {
+            readonly ulong* _p, _n;
+            readonly byte* _bits;
+            readonly Vector512<ulong>* _lut;
+            public Broadcast2(ulong* p, ulong* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
+            public Vector512<ulong> this[int i]
+            {
+                [MethodImpl(MethodImplOptions.AggressiveInlining)]
+                get
+                {
+                    var p = Vector512.Create(Vector256.Create(Vector128.Load(_p + 2 * i)));
+                    return _lut is null ? p : Select(_lut[_bits[i]], p, Vector512.Create(Vector256.Create(Vector128.Load(_n + 2 * i))));
+                }
+            }
+        }
+
+        readonly struct Broadcast4 : IInputs
+        {
+            readonly ulong* _p, _n;
+            readonly byte* _bits;
+            readonly Vector512<ulong>* _lut;
+            public Broadcast4(ulong* p, ulong* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
+            public Vector512<ulong> this[int i]
+            {
+                [MethodImpl(MethodImplOptions.AggressiveInlining)]
+                get
+                {
+                    var p = Vector512.Create(Vector256.Load(_p + 4 * i));
+                    return _lut is null ? p : Select(_lut[_bits[i]], p, Vector512.Create(Vector256.Load(_n + 4 * i)));
+                }
             }
         }
 
@@ -652,6 +815,7 @@ namespace ReSTE.Inference.Engine
         static bool FastTranspose => Avx512F.IsSupported && Avx512Vbmi.IsSupported && Gfni.V512.IsSupported;
 
         /// <summary>Turns <paramref name="bits"/> counter planes into 512 per-pixel counts.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         static void ToCounts(Vector512<ulong>* planes, int bits, ushort* counts, bool simd)
         {
             if (simd && FastTranspose)

@@ -23,7 +23,7 @@ namespace ReSTE.Inference.Engine
         readonly List<Step> _steps = new();
         readonly int[] _slotSizes;
         readonly int _finalSlot;
-        readonly int _tapVectors, _bitWords, _countSlots;
+        readonly int _tapVectors, _bitWords, _countSlots, _paddedFloats;
         readonly ConcurrentBag<Workspace> _pool = new();
 
         public InferenceEngine(PackedModel model)
@@ -38,6 +38,7 @@ namespace ReSTE.Inference.Engine
             _tapVectors = planner.TapVectors;
             _bitWords = planner.BitWords;
             _countSlots = planner.CountSlots;
+            _paddedFloats = planner.PaddedFloats;
         }
 
         public PackedModel Model { get; }
@@ -125,7 +126,7 @@ namespace ReSTE.Inference.Engine
             return best;
         }
 
-        Workspace Rent() => _pool.TryTake(out var ws) ? ws : new Workspace(_slotSizes, _tapVectors, _bitWords, _countSlots);
+        Workspace Rent() => _pool.TryTake(out var ws) ? ws : new Workspace(_slotSizes, _tapVectors, _bitWords, _countSlots, _paddedFloats);
 
         /// <summary>One thread's buffers: activation slots (room for a group of images each) and bit-plane scratch.</summary>
         internal sealed class Workspace
@@ -133,10 +134,13 @@ namespace ReSTE.Inference.Engine
             public readonly float[][] Slots;
             public readonly int[] SlotSizes;
             public readonly BitPlaneConv.Scratch Scratch;
+            /// <summary>A zero-bordered copy of a full-precision convolution's input.</summary>
+            public readonly float[] Padded;
             readonly byte[] _pinned;
 
-            public Workspace(int[] slotSizes, int tapVectors, int bitWords, int countSlots)
+            public Workspace(int[] slotSizes, int tapVectors, int bitWords, int countSlots, int paddedFloats = 0)
             {
+                Padded = new float[paddedFloats];
                 SlotSizes = slotSizes;
                 Slots = new float[slotSizes.Length][];
                 for (int i = 0; i < slotSizes.Length; i++) Slots[i] = new float[slotSizes[i] * BitPlaneConv.MaxBatch];
@@ -234,6 +238,7 @@ namespace ReSTE.Inference.Engine
         {
             public readonly List<Pointwise> Ops = new();
             public Shape Shape;
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
                 int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out], plane = Shape.Plane;
@@ -253,6 +258,7 @@ namespace ReSTE.Inference.Engine
         {
             public float[] Mean = Array.Empty<float>(), Std = Array.Empty<float>();
             public Shape Shape;
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
                 int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out], plane = Shape.Plane;
@@ -280,46 +286,53 @@ namespace ReSTE.Inference.Engine
 
             /// <summary>
             /// Each output accumulates bias, then the taps in (ky, kx, c) order with one fused multiply-add each, the
-            /// order libtorch's oneDNN kernel sums a small-channel convolution in; taps outside the image are skipped.
+            /// order libtorch's oneDNN kernel sums a small-channel convolution in. The input is first copied into a
+            /// zero-bordered buffer: a tap in the padding adds 0·w, which leaves the sum as it is.
             /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
                 int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out];
                 int ci = InShape.C, ih = InShape.H, iw = InShape.W, oh = OutShape.H, ow = OutShape.W, plane = oh * ow;
-                fixed (float* xs = ws.Slots[In], ys = ws.Slots[Out], wt = Weight)
+                int ph = ih + 2 * Pad, pw = iw + 2 * Pad, s = Stride, taps = KH * KW;
+                fixed (float* xs = ws.Slots[In], ys = ws.Slots[Out], wt = Weight, xp = ws.Padded)
                     for (int i = 0; i < n; i++)
                     {
                         float* x = xs + (long)i * inSize, y = ys + (long)i * outSize;
+                        new Span<float>(xp, ci * ph * pw).Clear();
+                        for (int c = 0; c < ci; c++)
+                            for (int r = 0; r < ih; r++)
+                                new ReadOnlySpan<float>(x + (c * ih + r) * iw, iw).CopyTo(new Span<float>(xp + (c * ph + r + Pad) * pw + Pad, iw));
                         for (int o = 0; o < OutShape.C; o++)
                         {
-                            float* acc = y + o * plane;
-                            new Span<float>(acc, plane).Fill(Bias[o]);
-                            for (int ky = 0; ky < KH; ky++)
-                                for (int kx = 0; kx < KW; kx++)
-                                {
-                                    // Output columns whose input column ox·s − p + kx lies inside the image.
-                                    int lo = Math.Max(0, (Pad - kx + Stride - 1) / Stride);
-                                    int hi = Math.Min(ow, (iw - 1 + Pad - kx) / Stride + 1);
-                                    if (lo >= hi) continue;
-                                    for (int c = 0; c < ci; c++)
+                            float* w = wt + (long)o * ci * taps;
+                            float bias = Bias[o];
+                            for (int oy = 0; oy < oh; oy++)
+                            {
+                                float* dst = y + o * plane + oy * ow;
+                                int ox = 0;
+                                if (s == 1)
+                                    for (; ox + 16 <= ow; ox += 16)
                                     {
-                                        float w = wt[((o * ci + c) * KH + ky) * KW + kx];
-                                        var vw = Vector512.Create(w);
-                                        for (int oy = 0; oy < oh; oy++)
-                                        {
-                                            int iy = oy * Stride - Pad + ky;
-                                            if ((uint)iy >= (uint)ih) continue;
-                                            float* row = x + (c * ih + iy) * iw - Pad + kx;
-                                            float* dst = acc + oy * ow;
-                                            int ox = lo;
-                                            if (Stride == 1)
-                                                for (; ox + 16 <= hi; ox += 16)
-                                                    Vector512.FusedMultiplyAdd(Vector512.Load(row + ox), vw, Vector512.Load(dst + ox)).Store(dst + ox);
-                                            for (; ox < hi; ox++) dst[ox] = MathF.FusedMultiplyAdd(row[ox * Stride], w, dst[ox]);
-                                        }
+                                        var acc = Vector512.Create(bias);
+                                        for (int ky = 0; ky < KH; ky++)
+                                            for (int kx = 0; kx < KW; kx++)
+                                                for (int c = 0; c < ci; c++)
+                                                    acc = Vector512.FusedMultiplyAdd(Vector512.Load(xp + (c * ph + oy + ky) * pw + ox + kx),
+                                                        Vector512.Create(w[c * taps + ky * KW + kx]), acc);
+                                        acc.Store(dst + ox);
                                     }
+                                for (; ox < ow; ox++)
+                                {
+                                    float acc = bias;
+                                    for (int ky = 0; ky < KH; ky++)
+                                        for (int kx = 0; kx < KW; kx++)
+                                            for (int c = 0; c < ci; c++)
+                                                acc = MathF.FusedMultiplyAdd(xp[(c * ph + oy * s + ky) * pw + ox * s + kx], w[c * taps + ky * KW + kx], acc);
+                                    dst[ox] = acc;
                                 }
-                            Pointwise.Apply(Epilogue, acc, plane, o);
+                            }
+                            Pointwise.Apply(Epilogue, y + o * plane, plane, o);
                         }
                     }
             }
@@ -342,34 +355,43 @@ namespace ReSTE.Inference.Engine
                 public float* Output;
                 public int OutStride;
                 public BinaryConvStep Step = null!;
+                [MethodImpl(MethodImplOptions.AggressiveOptimization)]
                 public override void Write(int image, int o, in BitPlaneConv.Counts counts)
                 {
                     int n = counts.Length;
                     float* y = Output + (long)image * OutStride + (long)o * n;
                     float s = Step.Scale[o];
-                    var ops = Step.EpilogueArray;
                     int i = 0;
                     if (Avx512F.IsSupported)
                     {
                         var vs = Vector512.Create(s);
-                        for (; i + 16 <= n; i += 16)
+                        if (Step.ReluThenAffine is { } bn)
                         {
-                            var v = Vector512.ConvertToSingle(counts.Dot16(i)) * vs;
-                            foreach (var op in ops) v = op.Apply(v, o);
-                            v.Store(y + i);
+                            // The ReSTE block's BN(ReLU(conv)) in one pass.
+                            var a = Vector512.Create(bn.A![o]); var b = Vector512.Create(bn.B![o]);
+                            for (; i + 16 <= n; i += 16)
+                            {
+                                var v = Vector512.Max(Vector512.ConvertToSingle(counts.Dot16(i)) * vs, Vector512<float>.Zero);
+                                Vector512.FusedMultiplyAdd(v, a, b).Store(y + i);
+                            }
                         }
+                        else
+                            for (; i + 16 <= n; i += 16) (Vector512.ConvertToSingle(counts.Dot16(i)) * vs).Store(y + i);
                     }
-                    for (; i < n; i++)
+                    if (Step.ReluThenAffine is { } fused)
                     {
-                        float v = counts.Dot(i) * s;
-                        foreach (var op in ops) v = op.Apply(v, o);
-                        y[i] = v;
+                        for (; i < n; i++) y[i] = fused.Apply(Step.Epilogue[0].Apply(counts.Dot(i) * s, o), o);
+                        return;
                     }
+                    for (; i < n; i++) y[i] = counts.Dot(i) * s;
+                    Pointwise.Apply(Step.Epilogue, y, n, o);
                 }
             }
 
-            public Pointwise[] EpilogueArray = Array.Empty<Pointwise>();
+            /// <summary>The epilogue's BatchNorm when it is exactly ReLU then BatchNorm (fused in one pass), else null.</summary>
+            public Pointwise? ReluThenAffine;
 
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
                 fixed (float* x = ws.Slots[In], y = ws.Slots[Out])
@@ -387,6 +409,7 @@ namespace ReSTE.Inference.Engine
             public int Saved;
             public Shape SavedShape, Shape;
             public int Stride, PadBefore;
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
                 int size = ws.SlotSizes[In], savedSize = ws.SlotSizes[Saved];
@@ -416,6 +439,7 @@ namespace ReSTE.Inference.Engine
         sealed class GlobalAvgPoolStep : Step
         {
             public Shape InShape;
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
                 int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out], hw = InShape.Plane;
@@ -439,6 +463,7 @@ namespace ReSTE.Inference.Engine
             public float[] Weight = Array.Empty<float>();
             public double[] Bias = Array.Empty<double>();
             public string Name = "";
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
                 int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out];
@@ -466,7 +491,7 @@ namespace ReSTE.Inference.Engine
             readonly Stack<(int Slot, Shape Shape, string Name)> _saved = new();
             public Shape Shape;
             public int CurrentSlot;
-            public int TapVectors = 1, BitWords = 8, CountSlots = 528;
+            public int TapVectors = 1, BitWords = 8, CountSlots = 528, PaddedFloats;
             Pointwise? _pendingAffine; // a BatchNorm waiting to be folded into a following Linear
             bool _pooled;
 
@@ -618,6 +643,8 @@ namespace ReSTE.Inference.Engine
                 int outSlot = NewSlot(outShape.Length);
                 var step = new FloatConvStep { In = CurrentSlot, Out = outSlot, InShape = Shape, OutShape = outShape, KH = c.KernelH, KW = c.KernelW,
                     Stride = c.Stride, Pad = c.Padding, Weight = w, Bias = b, Name = c.Name };
+                // The padded copy, and a vector's slack past its end for the last row's loads.
+                PaddedFloats = Math.Max(PaddedFloats, Shape.C * (Shape.H + 2 * c.Padding) * (Shape.W + 2 * c.Padding) + 16);
                 Shape = outShape;
                 // A BatchNorm right after the convolution folds into its weights and bias (exact algebra).
                 if (i + 1 < ops.Count && ops[i + 1] is BatchNormOp bn)
@@ -649,7 +676,8 @@ namespace ReSTE.Inference.Engine
                 var step = new BinaryConvStep { In = CurrentSlot, Out = outSlot, Kernel = kernel, Scale = scale, Name = b.Name };
                 Shape = outShape;
                 while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { step.Epilogue.Add(pw); i++; }
-                step.EpilogueArray = step.Epilogue.ToArray();
+                if (step.Epilogue.Count == 2 && step.Epilogue[0].Kind == PointwiseKind.Relu && step.Epilogue[1].Kind == PointwiseKind.Affine)
+                    step.ReluThenAffine = step.Epilogue[1];
                 steps.Add(step);
                 TapVectors = Math.Max(TapVectors, kernel.TapVectors);
                 BitWords = Math.Max(BitWords, kernel.BitScratchWords);
