@@ -60,6 +60,9 @@ namespace ReSTE.Inference.Tests
             { 40, 8, 62, 3, 1, 1, 0.0, 0.0 },     // the widest rows a word holds (62 + 2 padding bits)
             { 16, 12, 10, 3, 1, 1, 0.1, 0.0 },    // 100 pixels: 2-word lanes, 4 per vector
             { 8, 8, 13, 3, 1, 1, 0.2, 0.0 },      // 169 pixels: 3 words in 4-word lanes
+            { 16, 32, 32, 3, 2, 1, 0.0, 0.0 },    // stride 2 halving 32×32 (ResNet-20's layer2.0.conv1): input phases
+            { 32, 64, 16, 3, 2, 1, 0.1, 0.0 },    // stride 2 halving 16×16
+            { 8, 8, 32, 5, 2, 2, 0.1, 0.0 },      // stride 2 with a 5×5 kernel: phases shifted by up to 1 row and pixel
         };
 
         /// <summary>Runs the kernel on <paramref name="n"/> CHW images and collects its dots as [image][o][pixel].</summary>

@@ -59,6 +59,14 @@ namespace ReSTE.Inference.Engine
         readonly bool _aligned;
         /// <summary>Bytes per row, per plane, and per channel of the padded row-aligned sign bits.</summary>
         readonly int _rowBytes, _planeBytes, _channelBytes;
+        /// <summary>
+        /// Stride 2 halving the input, output rows of 8, 16 or 32 pixels: the input is split into its four phases (even or
+        /// odd rows × even or odd columns), each a row-aligned plane of the output's size, and every tap is one phase
+        /// shifted by at most a few rows and pixels.
+        /// </summary>
+        readonly bool _halved;
+        /// <summary>Zero rows above and below each phase, and bytes per phase buffer.</summary>
+        readonly int _phasePad, _phaseBytes;
 
         public BitPlaneConv(BinaryConv2dOp op, int inH, int inW)
         {
@@ -91,6 +99,9 @@ namespace ReSTE.Inference.Engine
             _rowBytes = InW / 8;
             _planeBytes = InH * _rowBytes;
             _channelBytes = ((InH + 2 * Pad) * _rowBytes + 63) / 64 * 64 + 64;
+            _halved = Stride == 2 && InH == 2 * OutH && InW == 2 * OutW && OutW is 8 or 16 or 32;
+            _phasePad = (Math.Max(KH, KW) + 1) / 2;
+            _phaseBytes = ((OutH + 2 * _phasePad) * OutW / 8 + 63) / 64 * 64 + 64;
 
             // Weights as {−1, 0, +1}, [o][tap][c].
             var w = new sbyte[OutC * Taps * InC];
@@ -149,7 +160,8 @@ namespace ReSTE.Inference.Engine
         public int TapVectors => 3 * Taps * InC * _vp + _vp;
 
         /// <summary>Words of bit scratch (sign streams, padded rows, strided rows).</summary>
-        public int BitScratchWords => Math.Max(2 * InC * _streamWords + 2 * _rowWords + 2 * Stride * KH * OutH + 8, 2 * InC * _channelBytes / 8);
+        public int BitScratchWords => Math.Max(Math.Max(2 * InC * _streamWords + 2 * _rowWords + 2 * Stride * KH * OutH + 8, 2 * InC * _channelBytes / 8),
+            (2 * (InH * InW / 8 + 64) + 8 * _phaseBytes) / 8);
 
         /// <summary>Unsigned 16-bit counts of one unit (one image's plane, or a vector of lanes), with a vector's slack.</summary>
         public int CountSlots => _vp * 512 + 16;
@@ -388,6 +400,7 @@ namespace ReSTE.Inference.Engine
         bool BuildPlanes(float* x, ulong* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride, bool simd)
         {
             if (_aligned && simd && Vector512.IsHardwareAccelerated) return BuildAligned(x, (byte*)scratch, first, group, groupStride, laneStride, tapStride);
+            if (_halved && simd && Vector512.IsHardwareAccelerated && Bmi2.X64.IsSupported) return BuildHalved(x, (byte*)scratch, first, group, groupStride, laneStride, tapStride);
             int hw = InH * InW;
             ulong* pos = scratch, neg = scratch + (long)InC * _streamWords;
             ulong* prowP = neg + (long)InC * _streamWords, prowN = prowP + _rowWords;
@@ -446,8 +459,48 @@ namespace ReSTE.Inference.Engine
                     byte* src = sign == 0 ? p : n;
                     for (int ky = 0; ky < KH; ky++)
                         for (int kx = 0; kx < KW; kx++)
-                            ShiftRows(src + ky * rb, dst + (sign * Taps + ky * KW + kx) * tapStride * 8, pb, kx - Pad);
+                            ShiftRows(src + ky * rb, dst + (sign * Taps + ky * KW + kx) * tapStride * 8, pb, kx - Pad, InW);
                 }
+            }
+            return zeros;
+        }
+
+        /// <summary><see cref="BuildPlanes"/> for stride 2 halving the input (<see cref="_halved"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        bool BuildHalved(float* x, byte* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride)
+        {
+            int hw = InH * InW, inRow = InW / 8, outRow = OutW / 8, pb = OutH * outRow, pp = _phasePad, phase = _phaseBytes;
+            byte* pos = scratch, neg = scratch + InH * inRow + 64;
+            byte* phases = neg + InH * inRow + 64; // [sign][row parity][column parity]
+            ulong even = StrideMask(2) & (InW == 64 ? ulong.MaxValue : (1UL << InW) - 1), odd = even << 1;
+            bool zeros = false;
+            for (int c = 0; c < InC; c++)
+            {
+                zeros |= SignBytes(x + (long)c * hw, hw, pos, neg);
+                new Span<byte>(phases, 8 * phase).Clear();
+                for (int sign = 0; sign < 2; sign++)
+                {
+                    byte* rows = sign == 0 ? pos : neg;
+                    for (int r = 0; r < InH; r++)
+                    {
+                        ulong bits = InW == 64 ? *(ulong*)(rows + r * inRow) : InW == 32 ? *(uint*)(rows + r * inRow) : *(ushort*)(rows + r * inRow);
+                        byte* target = phases + ((sign * 2 + (r & 1)) * 2) * phase + ((r >> 1) + pp) * outRow;
+                        ulong e = Bmi2.X64.ParallelBitExtract(bits, even), o = Bmi2.X64.ParallelBitExtract(bits, odd);
+                        if (outRow == 4) { *(uint*)target = (uint)e; *(uint*)(target + phase) = (uint)o; }
+                        else if (outRow == 2) { *(ushort*)target = (ushort)e; *(ushort*)(target + phase) = (ushort)o; }
+                        else { *target = (byte)e; *(target + phase) = (byte)o; }
+                    }
+                }
+                byte* dst = (byte*)(first + (c / group) * groupStride + (c % group) * laneStride);
+                for (int sign = 0; sign < 2; sign++)
+                    for (int ky = 0; ky < KH; ky++)
+                        for (int kx = 0; kx < KW; kx++)
+                        {
+                            // Input row 2·oy + dy is row oy + sy of the phase with row parity ry; columns likewise.
+                            int dy = ky - Pad, dx = kx - Pad, ry = dy & 1, rx = dx & 1, sy = (dy - ry) >> 1, sx = (dx - rx) >> 1;
+                            byte* src = phases + ((sign * 2 + ry) * 2 + rx) * phase + (pp + sy) * outRow;
+                            ShiftRows(src, dst + (sign * Taps + ky * KW + kx) * tapStride * 8, pb, sx, OutW);
+                        }
             }
             return zeros;
         }
@@ -489,9 +542,9 @@ namespace ReSTE.Inference.Engine
         /// Copies <paramref name="bytes"/> bytes of row-aligned bits, each row shifted by <paramref name="dx"/> pixels
         /// (output pixel x takes input pixel x + dx; zero where that leaves the row).
         /// </summary>
-        void ShiftRows(byte* src, byte* dst, int bytes, int dx)
+        static void ShiftRows(byte* src, byte* dst, int bytes, int dx, int width)
         {
-            switch (InW)
+            switch (width)
             {
                 case 32: ShiftRows<uint>(src, dst, bytes, dx); break;
                 case 16: ShiftRows<ushort>(src, dst, bytes, dx); break;
