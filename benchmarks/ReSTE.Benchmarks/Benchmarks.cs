@@ -69,8 +69,8 @@ namespace ReSTE.Benchmarks
     /// One binary 3×3 convolution of each ResNet-20 stage, on one thread: the engine's step as it runs inside a model
     /// (copying the CHW activations in and out, sign bit-planes of every tap, the bit-sliced count, scale and the fused
     /// ReLU/BatchNorm epilogue; preallocated output; images in groups of up to 8) against
-    /// libtorch's fp32 conv2d of the same shape (a plain convolution of already-binarized ±1 tensors: the cost a float
-    /// runtime pays for the layer, without the sign ops).
+    /// libtorch's fp32 conv2d of the same shape (a plain convolution of already-binarized ±1 tensors: the least a float
+    /// runtime pays for the layer) and against the whole layer as the sample's model runs it in TorchSharp eval mode.
     /// </summary>
     public class BinaryConvLayer
     {
@@ -79,7 +79,8 @@ namespace ReSTE.Benchmarks
 
         InferenceEngine _engine = null!;
         float[] _x = null!, _y = null!;
-        Tensor _tx = null!, _tw = null!;
+        Tensor _tx = null!, _tw = null!, _raw = null!;
+        nn.Module<Tensor, Tensor> _layer = null!;
         int _size;
 
         [GlobalSetup]
@@ -105,6 +106,19 @@ namespace ReSTE.Benchmarks
             for (int i = 0; i < _x.Length; i++) _x[i] = (float)(rng.NextDouble() * 2 - 1);
             _tx = tensor(_x, new long[] { Images, Channels, _size, _size }).sign();
             _tw = tensor(w, new long[] { Channels, Channels, 3, 3 }).sign().mul(0.7f);
+            _raw = tensor(_x, new long[] { Images, Channels, _size, _size });
+            // The same layer as the sample's ResNet-20 runs it in TorchSharp: generated ReSTE BinaryConv2d (sign of input
+            // and weight, conv, β), ReLU, BatchNorm, eval mode.
+            var conv = ReSTEUnit.Layers.Conv2d(Channels, Channels, 3, 1, 1);
+            var bn = nn.BatchNorm2d(Channels);
+            using (no_grad())
+            {
+                ((ReSTE.Runtime.Layers.IBinaryLayer)conv).LatentWeight.copy_(tensor(w, new long[] { Channels, Channels, 3, 3 }));
+                bn.weight!.copy_(tensor(bnW)); bn.bias!.copy_(tensor(bnB));
+                bn.running_mean!.copy_(tensor(mean)); bn.running_var!.copy_(tensor(var));
+            }
+            _layer = nn.Sequential(("conv", conv), ("relu", nn.ReLU()), ("bn", bn));
+            _layer.eval();
         }
 
         [Benchmark(Description = "XNOR conv (+pack, ReLU, BN)")]
@@ -112,6 +126,14 @@ namespace ReSTE.Benchmarks
         {
             _engine.RunInto(_x, Images, _y);
             return _y[0];
+        }
+
+        [Benchmark(Description = "TorchSharp layer (sign, conv, β, ReLU, BN)")]
+        public float TorchLayer()
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            return _layer.forward(_raw).data<float>()[0];
         }
 
         [Benchmark(Baseline = true, Description = "libtorch fp32 conv2d")]
