@@ -177,14 +177,6 @@ namespace ReSTE.Inference.Engine
             };
 
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            public Vector512<float> Apply(Vector512<float> v, int c) => Kind switch
-            {
-                PointwiseKind.Relu => Vector512.Max(v, Vector512<float>.Zero),
-                PointwiseKind.Clamp => Vector512.Min(Vector512.Max(v, Vector512.Create(Lo)), Vector512.Create(Hi)),
-                _ => Vector512.FusedMultiplyAdd(v, Vector512.Create(A![c]), Vector512.Create(B![c])),
-            };
-
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
             public float Apply(float v, int c) => Kind switch
             {
                 PointwiseKind.Relu => v > 0 ? v : 0,

@@ -87,6 +87,11 @@ namespace Models
             {
                 using var scope = global::TorchSharp.torch.NewDisposeScope();
                 var x = BinarySign.Apply(input);
+                if (!training)
+                {
+                    var y = global::TorchSharp.torch.nn.functional.conv2d(x, BinarySign.Apply(weight), null, strides: stride, padding: padding, dilation: dilation, groups: groups).mul(weight.abs().mean());
+                    return (bias is null ? y : y.add(bias.view(-1, 1, 1))).MoveToOuterDisposeScope();
+                }
                 var w = BinarySign.Apply(weight).mul(weight.abs().mean());
                 return global::TorchSharp.torch.nn.functional.conv2d(x, w, bias, strides: stride, padding: padding, dilation: dilation, groups: groups).MoveToOuterDisposeScope();
             }
@@ -144,6 +149,11 @@ namespace Models
             {
                 using var scope = global::TorchSharp.torch.NewDisposeScope();
                 var x = BinarySign.Apply(input);
+                if (!training)
+                {
+                    var y = global::TorchSharp.torch.nn.functional.linear(x, BinarySign.Apply(weight)).mul(weight.abs().mean());
+                    return (bias is null ? y : y.add(bias)).MoveToOuterDisposeScope();
+                }
                 var w = BinarySign.Apply(weight).mul(weight.abs().mean());
                 return global::TorchSharp.torch.nn.functional.linear(x, w, bias).MoveToOuterDisposeScope();
             }
