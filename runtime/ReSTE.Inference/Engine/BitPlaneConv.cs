@@ -111,7 +111,7 @@ namespace ReSTE.Inference.Engine
                         w[(o * Taps + t) * InC + c] = (sbyte)op.Weight[((long)o * InC + c) * Taps + t];
             _weightZeros = op.Weight.NonZero is not null;
 
-            int zero = ZeroVector(_vp, InC);
+            int zero = ZeroIndex;
             _agreeIdx = new int[OutC * Taps * InC];
             if (_weightZeros) _validIdx = new int[OutC * Taps * InC];
             for (int i = 0; i < w.Length; i++)
@@ -154,10 +154,10 @@ namespace ReSTE.Inference.Engine
         static int BitLength(int count) => Math.Max(5, 32 - BitOperations.LeadingZeroCount((uint)count));
 
         /// <summary>The index of the all-zero vectors (one per vector of a plane) after the P, N and M planes.</summary>
-        int ZeroVector(int vp, int channels) => 3 * Taps * channels * vp;
+        int ZeroIndex => 3 * Taps * InC * _vp;
 
         /// <summary>64-byte vectors of tap planes (P, N, M and the zero vector) the largest layout needs.</summary>
-        public int TapVectors => 3 * Taps * InC * _vp + _vp;
+        public int TapVectors => ZeroIndex + _vp;
 
         /// <summary>Words of bit scratch (sign streams, padded rows, strided rows).</summary>
         public int BitScratchWords => Math.Max(Math.Max(2 * InC * _streamWords + 2 * _rowWords + 2 * Stride * KH * OutH + 8, 2 * InC * _channelBytes / 8),
@@ -257,7 +257,7 @@ namespace ReSTE.Inference.Engine
             int vectors = Taps * InC * _vp;
             bool counted = zeros || _weightZeros;
             if (counted) OrPlanes(s.Taps, vectors);
-            new Span<Vector512<ulong>>(s.Taps + ZeroVector(_vp, InC), _vp).Clear();
+            new Span<Vector512<ulong>>(s.Taps + ZeroIndex, _vp).Clear();
             if (zeros && !_weightZeros) CountRange(s.Taps + 2 * vectors, Taps * InC, _vp, s.Valid, simd);
 
             var planes = stackalloc Vector512<ulong>[16];
@@ -327,24 +327,31 @@ namespace ReSTE.Inference.Engine
         /// One image with planes smaller than a vector: the lanes are <see cref="Group"/> output channels. Each input is
         /// one tap plane broadcast to every lane, P or N chosen lane by lane by that output channel's weight.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void RunOutputLanes(float* x, int image, Sink sink, in Scratch s, bool simd)
         {
-            int lw = _laneWords, inputs = Taps * InC;
+            switch (_laneWords)
+            {
+                case 1: RunOutputLanes<Lane1>(x, image, sink, s, simd); break;
+                case 2: RunOutputLanes<Lane2>(x, image, sink, s, simd); break;
+                default: RunOutputLanes<Lane4>(x, image, sink, s, simd); break;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void RunOutputLanes<TLane>(float* x, int image, Sink sink, in Scratch s, bool simd) where TLane : struct, ILane
+        {
+            int lw = TLane.Words, inputs = Taps * InC;
+            long block = (long)inputs * lw;
             var taps = (ulong*)s.Taps;
-            if (PlaneWords < lw) new Span<ulong>(taps, 2 * inputs * lw).Clear();
+            if (PlaneWords < lw) new Span<ulong>(taps, (int)(2 * block)).Clear();
             bool zeros = BuildPlanes(x, s.Bits, taps, 1, lw, 0, (long)InC * lw, simd);
             if (zeros)
             {
                 // M = P | N, then the valid count: the same in every lane.
-                for (long i = 0; i < (long)inputs * lw; i++) taps[2L * inputs * lw + i] = taps[i] | taps[(long)inputs * lw + i];
+                for (long i = 0; i < block; i++) taps[2 * block + i] = taps[i] | taps[block + i];
                 var planesM = stackalloc Vector512<ulong>[16];
-                switch (lw)
-                {
-                    case 1: { var m = new Broadcast1(taps + 2L * inputs, taps, null, null); Count(ref m, inputs, planesM, _agreeBits); break; }
-                    case 2: { var m = new Broadcast2(taps + 4L * inputs, taps, null, null); Count(ref m, inputs, planesM, _agreeBits); break; }
-                    default: { var m = new Broadcast4(taps + 8L * inputs, taps, null, null); Count(ref m, inputs, planesM, _agreeBits); break; }
-                }
+                var m = new BroadcastInputs<TLane>(taps + 2 * block, null, null, null);
+                Count(ref m, inputs, planesM, _agreeBits);
                 ToCounts(planesM, _agreeBits, s.Valid, simd);
             }
             var planes = stackalloc Vector512<ulong>[16];
@@ -353,13 +360,8 @@ namespace ReSTE.Inference.Engine
             fixed (Vector512<ulong>* lut = _selectLut)
                 for (int og = 0; og < _outGroups; og++)
                 {
-                    byte* b = bits + (long)og * inputs;
-                    switch (lw)
-                    {
-                        case 1: { var xs = new Broadcast1(taps, taps + inputs, b, lut); Count(ref xs, inputs, planes, _agreeBits); break; }
-                        case 2: { var xs = new Broadcast2(taps, taps + 2L * inputs, b, lut); Count(ref xs, inputs, planes, _agreeBits); break; }
-                        default: { var xs = new Broadcast4(taps, taps + 4L * inputs, b, lut); Count(ref xs, inputs, planes, _agreeBits); break; }
-                    }
+                    var xs = new BroadcastInputs<TLane>(taps, taps + block, bits + (long)og * inputs, lut);
+                    Count(ref xs, inputs, planes, _agreeBits);
                     ToCounts(planes, _agreeBits, s.Counts, simd);
                     for (int g = 0; g < Group && og * Group + g < OutC; g++)
                         Emit(sink, image, og * Group + g, s.Counts + g * laneBits, zeros ? s.Valid : null);
@@ -708,53 +710,48 @@ namespace ReSTE.Inference.Engine
             public Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _base[i * _stride]; }
         }
 
+        /// <summary>A plane of 1, 2 or 4 words, broadcast to all 8 words of a vector.</summary>
+        interface ILane
+        {
+            static abstract int Words { get; }
+            static abstract Vector512<ulong> Broadcast(ulong* plane);
+        }
+
+        readonly struct Lane1 : ILane
+        {
+            public static int Words => 1;
+            public static Vector512<ulong> Broadcast(ulong* plane) => Vector512.Create(*plane);
+        }
+
+        readonly struct Lane2 : ILane
+        {
+            public static int Words => 2;
+            public static Vector512<ulong> Broadcast(ulong* plane) => Vector512.Create(Vector256.Create(Vector128.Load(plane)));
+        }
+
+        readonly struct Lane4 : ILane
+        {
+            public static int Words => 4;
+            public static Vector512<ulong> Broadcast(ulong* plane) => Vector512.Create(Vector256.Load(plane));
+        }
+
         /// <summary>
-        /// Input i of the output-lane layout: plane i (1, 2 or 4 words) of P broadcast where that lane's weight is +1, of N
-        /// where it is −1 (with no select table: plane i of P alone).
+        /// Input i of the output-lane layout: plane i of P broadcast where that lane's weight is +1, of N where it is −1
+        /// (with no select table: plane i of P alone).
         /// </summary>
-        readonly struct Broadcast1 : IInputs
+        readonly struct BroadcastInputs<TLane> : IInputs where TLane : struct, ILane
         {
             readonly ulong* _p, _n;
             readonly byte* _bits;
             readonly Vector512<ulong>* _lut;
-            public Broadcast1(ulong* p, ulong* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
-            public Vector512<ulong> this[int i]
-            {
-                [MethodImpl(MethodImplOptions.AggressiveInlining)]
-                get => _lut is null ? Vector512.Create(_p[i]) : Select(_lut[_bits[i]], Vector512.Create(_p[i]), Vector512.Create(_n[i]));
-            }
-        }
-
-        readonly struct Broadcast2 : IInputs
-        {
-            readonly ulong* _p, _n;
-            readonly byte* _bits;
-            readonly Vector512<ulong>* _lut;
-            public Broadcast2(ulong* p, ulong* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
+            public BroadcastInputs(ulong* p, ulong* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
             public Vector512<ulong> this[int i]
             {
                 [MethodImpl(MethodImplOptions.AggressiveInlining)]
                 get
                 {
-                    var p = Vector512.Create(Vector256.Create(Vector128.Load(_p + 2 * i)));
-                    return _lut is null ? p : Select(_lut[_bits[i]], p, Vector512.Create(Vector256.Create(Vector128.Load(_n + 2 * i))));
-                }
-            }
-        }
-
-        readonly struct Broadcast4 : IInputs
-        {
-            readonly ulong* _p, _n;
-            readonly byte* _bits;
-            readonly Vector512<ulong>* _lut;
-            public Broadcast4(ulong* p, ulong* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
-            public Vector512<ulong> this[int i]
-            {
-                [MethodImpl(MethodImplOptions.AggressiveInlining)]
-                get
-                {
-                    var p = Vector512.Create(Vector256.Load(_p + 4 * i));
-                    return _lut is null ? p : Select(_lut[_bits[i]], p, Vector512.Create(Vector256.Load(_n + 4 * i)));
+                    var p = TLane.Broadcast(_p + i * TLane.Words);
+                    return _lut is null ? p : Select(_lut[_bits[i]], p, TLane.Broadcast(_n + i * TLane.Words));
                 }
             }
         }
