@@ -23,7 +23,7 @@ using static TorchSharp.torch;
 namespace ReSTE.Samples
 {
     /// <summary>
-    /// <c>export</c>: a checkpoint (or reference weights) of ResNet-20 to a packed 1-bit file (.rbnn), with its summary.
+    /// <c>export</c>: a checkpoint (or reference weights) of a CIFAR-10 model to a packed 1-bit file (.rbnn), with its summary.
     /// <c>infer</c>: the packed model on the CPU inference engine (XNOR + popcount, no TorchSharp at run time) over
     /// CIFAR-10 test images or PNG files; with <c>--compare</c>, against the TorchSharp model in eval mode.
     /// </summary>
@@ -43,7 +43,7 @@ namespace ReSTE.Samples
         /// <summary>Adds <c>export</c> and <c>infer</c> to <paramref name="root"/>; <paramref name="guard"/> turns expected errors into exit code 1.</summary>
         public static void Register(RootCommand root, TextWriter output, Func<Func<int>, int> guard)
         {
-            var export = new Command("export", "Write a ResNet-20 checkpoint as a packed 1-bit model (.rbnn) and print its summary");
+            var export = new Command("export", "Write a CIFAR-10 model (ResNet-20, Bi-Real ResNet-20, ResNet-18, VGG-small) as a packed 1-bit model (.rbnn) and print its summary");
             foreach (var o in new Option[] { Cli.Model, Cli.EstimatorName, Cli.A32, Cli.Checkpoint, Cli.Weights, RandomInit, InitSeed, PackedOut, ShowSummary })
                 export.Options.Add(o);
             export.SetAction(r => guard(() => Export(r, output)));
@@ -59,8 +59,11 @@ namespace ReSTE.Samples
 
         static bool Given(ParseResult r, Option o) => r.GetResult(o) is { Implicit: false };
 
-        /// <summary>The TorchSharp model with its weights, and whether it is the Bi-Real form.</summary>
-        static (nn.Module<Tensor, Tensor> Model, bool BiReal, string Source) LoadTorchModel(ParseResult r, bool allowRandom)
+        /// <summary>The models export packs (the CIFAR-10 ones).</summary>
+        static readonly string[] Packable = { "resnet20", "resnet20-bireal", "resnet18", "vgg-small" };
+
+        /// <summary>The TorchSharp model with its weights, and its CLI name.</summary>
+        static (nn.Module<Tensor, Tensor> Model, string Name, string Source) LoadTorchModel(ParseResult r, bool allowRandom)
         {
             var ckptPath = r.GetValue(Cli.Checkpoint);
             var weights = r.GetValue(Cli.Weights);
@@ -82,8 +85,8 @@ namespace ReSTE.Samples
                     if (!Given(r, Cli.EstimatorName) && Tag("estimator") is { } e) estimator = EstimatorFactory.Parse(e);
                     if (!Given(r, Cli.A32) && Tag("a32") is { } a) a32 = a == "true";
                 }
-                if (name != "resnet20" && name != "resnet20-bireal")
-                    throw new ArgumentException($"--model: '{name}' cannot be packed yet; export takes resnet20 and resnet20-bireal.");
+                if (Array.IndexOf(Packable, name) < 0)
+                    throw new ArgumentException($"--model: '{name}' cannot be packed; export takes {string.Join(", ", Packable)}.");
                 LibTorch.Initialize("cpu");
                 manual_seed(r.GetValue(InitSeed));
                 var model = ModelZoo.Create(name, estimator, !a32);
@@ -101,13 +104,18 @@ namespace ReSTE.Samples
                 }
                 else source = $"random initialisation (seed {r.GetValue(InitSeed)})";
                 model.eval();
-                return (model, name == "resnet20-bireal", $"{name}, {estimator} {(a32 ? "1W/32A" : "1W/1A")}, {source}");
+                return (model, name, $"{name}, {estimator} {(a32 ? "1W/32A" : "1W/1A")}, {source}");
             }
             finally { ckpt?.Dispose(); }
         }
 
-        static PackedModel Pack(nn.Module<Tensor, Tensor> model, bool biReal, string source) =>
-            CifarResNetExport.Export(model, biReal, normalize: true, metadata: new Dictionary<string, string> { ["source"] = source });
+        static PackedModel Pack(nn.Module<Tensor, Tensor> model, string name, string source)
+        {
+            var metadata = new Dictionary<string, string> { ["source"] = source, ["model"] = name };
+            return name == "vgg-small"
+                ? VggSmallExport.Export(model, normalize: true, metadata: metadata)
+                : CifarResNetExport.Export(model, biReal: name == "resnet20-bireal", normalize: true, metadata: metadata);
+        }
 
         static void PrintSummary(TextWriter o, PackedModel packed, bool perLayer)
         {
@@ -121,8 +129,8 @@ namespace ReSTE.Samples
         static int Export(ParseResult r, TextWriter o)
         {
             var outPath = r.GetValue(PackedOut) ?? throw new ArgumentException("export needs --out <file.rbnn>.");
-            var (model, biReal, source) = LoadTorchModel(r, allowRandom: true);
-            var packed = Pack(model, biReal, source);
+            var (model, name, source) = LoadTorchModel(r, allowRandom: true);
+            var packed = Pack(model, name, source);
             PackedModelFile.Save(packed, outPath);
             o.WriteLine($"export: {source} → {outPath} ({N(new FileInfo(outPath).Length)} bytes, format v{PackedModelFile.Version})");
             PrintSummary(o, packed, r.GetValue(ShowSummary));
@@ -148,9 +156,9 @@ namespace ReSTE.Samples
             }
             else
             {
-                var (m, biReal, source) = LoadTorchModel(r, allowRandom: false);
+                var (m, name, source) = LoadTorchModel(r, allowRandom: false);
                 model = m;
-                packed = Pack(m, biReal, source);
+                packed = Pack(m, name, source);
                 o.WriteLine($"packed in memory: {source}");
             }
             PrintSummary(o, packed, r.GetValue(ShowSummary));

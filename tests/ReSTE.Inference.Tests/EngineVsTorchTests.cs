@@ -92,6 +92,19 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
+        public void Export_RefusesAGraphThatIsNotTheModelsForward()
+        {
+            // A Bi-Real model exported as the plain form: every layer checks out, the wiring does not.
+            manual_seed(4);
+            var model = new TestResNet(new long[] { 4, 8, 8 }, 1, biReal: true);
+            TorchTestUtil.RandomizeBatchNorms(model, 4);
+            var e = Assert.Throws<NotSupportedException>(() => CifarResNetExport.Export(model, biReal: false));
+            Assert.Contains("does not compute what the model's forward does", e.Message);
+            Assert.True(model.training, "the check restores the model's training flag");
+            CifarResNetExport.Export(model, biReal: true); // the right form passes
+        }
+
+        [Fact]
         public void Export_StoresOneBitPerBinaryWeight()
         {
             manual_seed(2);
@@ -114,6 +127,42 @@ namespace ReSTE.Inference.Tests
             Assert.Equal(16L * 32 * 32 * 27 + 640, summary.FloatMacs);
             Assert.True(summary.CompressionRatio > 20, $"compression {summary.CompressionRatio}");
             Assert.Contains("1-bit", summary.ToText());
+        }
+
+        /// <summary>
+        /// Full-precision convolutions give libtorch's floats bit for bit (an activation within rounding of 0 must get
+        /// the same sign before a binary layer): the stems (3 input channels, 3×3) and ResNet-18's 1×1 shortcuts, whose
+        /// channel sums oneDNN splits into blocks of 128 (256→512, 384 and 200 channels, with and without bias). Not
+        /// covered: a strided 1×1 convolution over an odd-sized input, where oneDNN takes another path and the sums
+        /// agree to rounding only (200→64 over 15×15: 10,389 of 12,288 outputs differ in the last bits).
+        /// </summary>
+        [Theory]
+        [InlineData(3, 16, 3, 1, 1, 32, false)]
+        [InlineData(3, 64, 3, 1, 1, 32, true)]
+        [InlineData(3, 128, 3, 1, 1, 32, false)]
+        [InlineData(64, 128, 1, 2, 0, 32, false)]
+        [InlineData(128, 256, 1, 2, 0, 16, false)]
+        [InlineData(256, 512, 1, 2, 0, 8, false)]
+        [InlineData(256, 512, 1, 2, 0, 8, true)]
+        [InlineData(384, 64, 1, 1, 0, 8, true)]
+        [InlineData(200, 64, 1, 2, 0, 16, false)]
+        public void FullPrecisionConv_EqualsLibtorch_BitForBit(int ci, int co, int k, int stride, int pad, int size, bool withBias)
+        {
+            manual_seed(ci * 1000 + co);
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var w = randn(co, ci, k, k).mul(Math.Sqrt(2.0 / (ci * k * k)));
+            var bias = withBias ? randn(co) : null;
+            var x = randn(3, ci, size, size);
+            var expected = PackedModelBuilder.Floats(nn.functional.conv2d(x, w, bias, strides: new long[] { stride, stride }, padding: new long[] { pad, pad }));
+            var op = new Conv2dOp("conv", ci, co, k, k, stride, pad, PackedModelBuilder.Floats(w), bias is null ? null : PackedModelBuilder.Floats(bias));
+            var engine = new InferenceEngine(new PackedModel(ci, size, size, new DeployOp[] { op }));
+            var actual = engine.RunBatch(PackedModelBuilder.Floats(x), 3);
+            Assert.Equal(expected.Length, actual.Length);
+            int differ = 0;
+            for (int i = 0; i < actual.Length; i++) if (BitConverter.SingleToInt32Bits(actual[i]) != BitConverter.SingleToInt32Bits(expected[i])) differ++;
+            _out.WriteLine($"{ci}→{co} {k}×{k}/{stride}: {differ} of {actual.Length} outputs differ");
+            Assert.Equal(0, differ);
         }
     }
 }

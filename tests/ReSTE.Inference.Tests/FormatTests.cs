@@ -116,6 +116,56 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
+        public void RoundTrip_KeepsMaxPoolAndShortcutBranch_AndTheEngineRunsThem()
+        {
+            var rng = new Random(3);
+            float[] R(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
+            var ops = new DeployOp[]
+            {
+                new ResidualBeginOp("block"),
+                new BinaryConv2dOp("block.conv", 2, 4, 3, 3, 2, 1, true, BitPacking.Pack(R(4 * 2 * 9)), new[] { 0.5f }),
+                new ShortcutBranchOp("block.shortcut"),
+                new Conv2dOp("block.shortcut.0", 2, 4, 1, 1, 2, 0, R(8), null),
+                new BatchNormOp("block.shortcut.1", R(4), R(4), R(4), new[] { 1f, 2f, 3f, 4f }, 1e-5f),
+                new ResidualEndOp("block.add", ShortcutKind.Identity),
+                new MaxPool2dOp("pool", 2, 2),
+                new LinearOp("fc", 4 * 2 * 2, 3, R(48), null),
+            };
+            var model = new PackedModel(2, 8, 8, ops);
+            var back = PackedModelFile.FromBytes(PackedModelFile.ToBytes(model));
+            Assert.Equal(ops.Select(o => (o.Kind, o.Name)), back.Ops.Select(o => (o.Kind, o.Name)));
+            var pool = (MaxPool2dOp)back.Ops[6];
+            Assert.Equal((2, 2), (pool.Kernel, pool.Stride));
+
+            // 2×8×8 → (binary conv / 2) 4×4×4 + (1×1 conv / 2 + BN) 4×4×4 → max-pool 4×2×2 → 3 logits.
+            var engine = new ReSTE.Inference.Engine.InferenceEngine(back);
+            Assert.Equal(3, engine.OutputLength);
+            Assert.Contains(engine.Steps, s => s.StartsWith("MaxPool 2×2/2 4×4×4→4×2×2", StringComparison.Ordinal));
+            Assert.Contains(engine.Steps, s => s.Contains("shortcut branch", StringComparison.Ordinal));
+            var summary = ReSTE.Inference.Summary.ModelSummary.Of(back);
+            Assert.Equal("4×2×2", summary.Layers.Single(l => l.Kind == "MaxPool2d").OutputShape);
+            Assert.Equal("4×4×4", summary.Layers.Single(l => l.Name == "block.shortcut.0").OutputShape);
+        }
+
+        [Fact]
+        public void Engine_RefusesMisplacedShortcutBranches()
+        {
+            var conv = new Conv2dOp("c", 2, 2, 1, 1, 1, 0, new float[4], null);
+            InvalidOperationException Plan(params DeployOp[] ops) =>
+                Assert.Throws<InvalidOperationException>(() => new ReSTE.Inference.Engine.InferenceEngine(new PackedModel(2, 4, 4, ops)));
+            Assert.Contains("no residual block is open", Plan(new ShortcutBranchOp("s")).Message);
+            Assert.Contains("already has a shortcut branch",
+                Plan(new ResidualBeginOp("b"), conv, new ShortcutBranchOp("s1"), conv, new ShortcutBranchOp("s2")).Message);
+            Assert.Contains("must be an identity",
+                Plan(new ResidualBeginOp("b"), conv, new ShortcutBranchOp("s"), conv, new ResidualEndOp("e", ShortcutKind.OptionA, 1, 0, 0)).Message);
+            Assert.Contains("empty shortcut branch", Plan(new ResidualBeginOp("b"), conv, new ShortcutBranchOp("s"), new ResidualEndOp("e", ShortcutKind.Identity)).Message);
+            var wide = new Conv2dOp("w", 2, 3, 1, 1, 1, 0, new float[6], null);
+            Assert.Contains("the shortcut branch gives 3×4×4, the block's main path 2×4×4",
+                Plan(new ResidualBeginOp("b"), conv, new ShortcutBranchOp("s"), wide, new ResidualEndOp("e", ShortcutKind.Identity)).Message);
+            Assert.Contains("does not fit", Plan(new MaxPool2dOp("p", 5, 1)).Message);
+        }
+
+        [Fact]
         public void RoundTrip_KeepsTheZeroMaskOfWeights()
         {
             var w = new float[2 * 1 * 3 * 3];

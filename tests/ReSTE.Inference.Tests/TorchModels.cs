@@ -11,7 +11,8 @@ namespace ReSTE.Inference.Tests
 {
     /// <summary>
     /// A binary convolution built from the runtime's pieces as the generated layers are: sign(x) through ReSTESign
-    /// (sign(0) = 0), weights sign(W)·β, zero padding applied by conv2d after binarization.
+    /// (sign(0) = 0), weights sign(W)·β, zero padding applied by conv2d after binarization; in eval mode (1W/1A) the
+    /// signs are summed as integers and scaled by β after the convolution, as the generated layers' eval forward does.
     /// </summary>
     sealed class TestBinaryConv2d : nn.Module<Tensor, Tensor>, IBinaryLayer
     {
@@ -40,9 +41,17 @@ namespace ReSTE.Inference.Tests
         {
             using var scope = NewDisposeScope();
             var input = BinarizesActivations ? ReSTESign.Apply(x, 1.5) : x;
+            var strides = new[] { stride, stride };
+            var pads = new[] { padding, padding };
+            var dilations = new[] { Dilation, Dilation };
+            if (!training && BinarizesActivations && BinaryWeights.Scale(weight, Scale) is { } beta)
+            {
+                // Eval, as the generated layers do it: the signs sum as integers (exact in any order), then β once.
+                var counts = nn.functional.conv2d(input, weight.sign(), strides: strides, padding: pads, dilation: dilations);
+                return counts.mul(beta.dim() == 0 ? beta : beta.reshape(1, -1, 1, 1)).MoveToOuterDisposeScope();
+            }
             var w = BinaryWeights.Scaled(ReSTESign.Apply(weight, 1.5), weight, Scale);
-            return nn.functional.conv2d(input, w, strides: new[] { stride, stride }, padding: new[] { padding, padding },
-                dilation: new[] { Dilation, Dilation }).MoveToOuterDisposeScope();
+            return nn.functional.conv2d(input, w, strides: strides, padding: pads, dilation: dilations).MoveToOuterDisposeScope();
         }
     }
 

@@ -13,10 +13,11 @@ namespace ReSTE.Inference.Engine
     /// Runs a <see cref="PackedModel"/> on the CPU, no TorchSharp needed. Activations are CHW, as in PyTorch, and
     /// images go through the steps in groups of up to <see cref="BitPlaneConv.MaxBatch"/>; binary convolutions run on
     /// bit-planes (<see cref="BitPlaneConv"/>) with the element-wise ops that follow them (ReLU, Hardtanh, BatchNorm as
-    /// a per-channel affine map) applied to each output plane as it is written. BatchNorm is folded into a following
-    /// Linear (through a global average pool) or a directly preceding full-precision convolution, where that is exact
-    /// algebra; elsewhere it runs as libtorch's CPU kernel computes it (x·α + β with one rounding). One engine may be
-    /// used from several threads: each call takes its own work buffers.
+    /// a per-channel affine map) applied to each output plane as it is written; full-precision convolutions and max
+    /// pooling likewise. BatchNorm is folded into a following Linear (through a global average pool: only logits follow,
+    /// so rounding differences stay far below 1e-4); elsewhere it runs as libtorch's CPU kernel computes it (x·α + β
+    /// with one rounding), so that every activation a binary layer takes has the sign it has in TorchSharp. One engine
+    /// may be used from several threads: each call takes its own work buffers.
     /// </summary>
     public sealed unsafe class InferenceEngine
     {
@@ -277,56 +278,117 @@ namespace ReSTE.Inference.Engine
             public string Name = "";
 
             /// <summary>
-            /// Each output accumulates bias, then the taps in (ky, kx, c) order with one fused multiply-add each, the
-            /// order libtorch's oneDNN kernel sums a small-channel convolution in. The input is first copied into a
-            /// zero-bordered buffer: a tap in the padding adds 0·w, which leaves the sum as it is.
+            /// Input channels a 1×1 convolution sums per block, as libtorch's oneDNN AVX2 1×1 kernel does: each block of
+            /// 128 channels is summed from zero (the first from the bias), then added to the running sum. Seen on
+            /// ResNet-18's 256→512 shortcut: sequential sums differed from libtorch on 28,713 of 32,768 outputs,
+            /// blocks of 128 matched all of them. (A strided 1×1 convolution over an odd-sized input takes another oneDNN
+            /// path; there the two agree to rounding only.)
+            /// </summary>
+            public const int PointwiseReduceBlock = 128;
+
+            /// <summary>
+            /// k×k: each output accumulates bias, then the taps in (ky, kx, c) order with one fused multiply-add each, the
+            /// order libtorch's oneDNN kernel sums a small-channel convolution in; the input is first copied into a
+            /// zero-bordered buffer (a tap in the padding adds 0·w, which leaves the sum as it is). 1×1: the input pixels
+            /// the stride picks are gathered into dense planes, then summed over channels in blocks of
+            /// <see cref="PointwiseReduceBlock"/>, 16 pixels per vector.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
                 int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out];
-                int ci = InShape.C, ih = InShape.H, iw = InShape.W, oh = OutShape.H, ow = OutShape.W, plane = oh * ow;
-                int ph = ih + 2 * Pad, pw = iw + 2 * Pad, s = Stride, taps = KH * KW;
                 fixed (float* xs = ws.Slots[In], ys = ws.Slots[Out], wt = Weight, xp = ws.Padded)
                     for (int i = 0; i < n; i++)
                     {
                         float* x = xs + (long)i * inSize, y = ys + (long)i * outSize;
-                        new Span<float>(xp, ci * ph * pw).Clear();
-                        for (int c = 0; c < ci; c++)
-                            for (int r = 0; r < ih; r++)
-                                new ReadOnlySpan<float>(x + (c * ih + r) * iw, iw).CopyTo(new Span<float>(xp + (c * ph + r + Pad) * pw + Pad, iw));
-                        for (int o = 0; o < OutShape.C; o++)
-                        {
-                            float* w = wt + (long)o * ci * taps;
-                            float bias = Bias[o];
-                            for (int oy = 0; oy < oh; oy++)
+                        if (KH == 1 && KW == 1) RunPointwise(x, y, wt, xp);
+                        else RunSpatial(x, y, wt, xp);
+                    }
+            }
+
+            void RunSpatial(float* x, float* y, float* wt, float* xp)
+            {
+                int ci = InShape.C, ih = InShape.H, iw = InShape.W, oh = OutShape.H, ow = OutShape.W, plane = oh * ow;
+                int ph = ih + 2 * Pad, pw = iw + 2 * Pad, s = Stride, taps = KH * KW;
+                new Span<float>(xp, ci * ph * pw).Clear();
+                for (int c = 0; c < ci; c++)
+                    for (int r = 0; r < ih; r++)
+                        new ReadOnlySpan<float>(x + (c * ih + r) * iw, iw).CopyTo(new Span<float>(xp + (c * ph + r + Pad) * pw + Pad, iw));
+                for (int o = 0; o < OutShape.C; o++)
+                {
+                    float* w = wt + (long)o * ci * taps;
+                    float bias = Bias[o];
+                    for (int oy = 0; oy < oh; oy++)
+                    {
+                        float* dst = y + o * plane + oy * ow;
+                        int ox = 0;
+                        if (s == 1)
+                            for (; ox + 16 <= ow; ox += 16)
                             {
-                                float* dst = y + o * plane + oy * ow;
-                                int ox = 0;
-                                if (s == 1)
-                                    for (; ox + 16 <= ow; ox += 16)
-                                    {
-                                        var acc = Vector512.Create(bias);
-                                        for (int ky = 0; ky < KH; ky++)
-                                            for (int kx = 0; kx < KW; kx++)
-                                                for (int c = 0; c < ci; c++)
-                                                    acc = Vector512.FusedMultiplyAdd(Vector512.Load(xp + (c * ph + oy + ky) * pw + ox + kx),
-                                                        Vector512.Create(w[c * taps + ky * KW + kx]), acc);
-                                        acc.Store(dst + ox);
-                                    }
-                                for (; ox < ow; ox++)
-                                {
-                                    float acc = bias;
-                                    for (int ky = 0; ky < KH; ky++)
-                                        for (int kx = 0; kx < KW; kx++)
-                                            for (int c = 0; c < ci; c++)
-                                                acc = MathF.FusedMultiplyAdd(xp[(c * ph + oy * s + ky) * pw + ox * s + kx], w[c * taps + ky * KW + kx], acc);
-                                    dst[ox] = acc;
-                                }
+                                var acc = Vector512.Create(bias);
+                                for (int ky = 0; ky < KH; ky++)
+                                    for (int kx = 0; kx < KW; kx++)
+                                        for (int c = 0; c < ci; c++)
+                                            acc = Vector512.FusedMultiplyAdd(Vector512.Load(xp + (c * ph + oy + ky) * pw + ox + kx),
+                                                Vector512.Create(w[c * taps + ky * KW + kx]), acc);
+                                acc.Store(dst + ox);
                             }
-                            Pointwise.Apply(Epilogue, y + o * plane, plane, o);
+                        for (; ox < ow; ox++)
+                        {
+                            float acc = bias;
+                            for (int ky = 0; ky < KH; ky++)
+                                for (int kx = 0; kx < KW; kx++)
+                                    for (int c = 0; c < ci; c++)
+                                        acc = MathF.FusedMultiplyAdd(xp[(c * ph + oy * s + ky) * pw + ox * s + kx], w[c * taps + ky * KW + kx], acc);
+                            dst[ox] = acc;
                         }
                     }
+                    Pointwise.Apply(Epilogue, y + o * plane, plane, o);
+                }
+            }
+
+            void RunPointwise(float* x, float* y, float* wt, float* xg)
+            {
+                int ci = InShape.C, ih = InShape.H, iw = InShape.W, oh = OutShape.H, ow = OutShape.W, plane = oh * ow, s = Stride;
+                for (int c = 0; c < ci; c++)
+                    for (int oy = 0; oy < oh; oy++)
+                        for (int ox = 0; ox < ow; ox++)
+                        {
+                            int iy = oy * s - Pad, ix = ox * s - Pad;
+                            xg[c * plane + oy * ow + ox] = (uint)iy < (uint)ih && (uint)ix < (uint)iw ? x[(c * ih + iy) * iw + ix] : 0;
+                        }
+                const int block = PointwiseReduceBlock;
+                for (int o = 0; o < OutShape.C; o++)
+                {
+                    float* w = wt + (long)o * ci;
+                    float* dst = y + o * plane;
+                    int p = 0;
+                    for (; p + 16 <= plane; p += 16)
+                    {
+                        var acc = Vector512.Create(Bias[o]);
+                        for (int c0 = 0; c0 < ci; c0 += block)
+                        {
+                            var part = c0 == 0 ? acc : Vector512<float>.Zero;
+                            for (int c = c0, c1 = Math.Min(ci, c0 + block); c < c1; c++)
+                                part = Vector512.FusedMultiplyAdd(Vector512.Load(xg + c * plane + p), Vector512.Create(w[c]), part);
+                            acc = c0 == 0 ? part : acc + part;
+                        }
+                        acc.Store(dst + p);
+                    }
+                    for (; p < plane; p++)
+                    {
+                        float acc = Bias[o];
+                        for (int c0 = 0; c0 < ci; c0 += block)
+                        {
+                            float part = c0 == 0 ? acc : 0;
+                            for (int c = c0, c1 = Math.Min(ci, c0 + block); c < c1; c++)
+                                part = MathF.FusedMultiplyAdd(xg[c * plane + p], w[c], part);
+                            acc = c0 == 0 ? part : acc + part;
+                        }
+                        dst[p] = acc;
+                    }
+                    Pointwise.Apply(Epilogue, dst, plane, o);
+                }
             }
             public override string Describe() => $"Conv2d {Name} {InShape}→{OutShape}" + (Epilogue.Count > 0 ? " + " + string.Join(" → ", Epilogue.ConvertAll(o => o.Describe())) : "");
         }
@@ -401,6 +463,8 @@ namespace ReSTE.Inference.Engine
             public int Saved;
             public Shape SavedShape, Shape;
             public int Stride, PadBefore;
+            /// <summary>Adds a block's main path to its shortcut branch (rather than a saved input to the body).</summary>
+            public bool Branch;
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
@@ -425,7 +489,43 @@ namespace ReSTE.Inference.Engine
                                     x[dst + oy * Shape.W + ox] += s[src + oy * Stride * SavedShape.W + ox * Stride];
                     }
             }
-            public override string Describe() => Stride == 1 && PadBefore == 0 && SavedShape.C == Shape.C ? "+ identity shortcut" : $"+ option-A shortcut {SavedShape}→{Shape}";
+            public override string Describe() => Branch ? "+ main path (shortcut branch)"
+                : Stride == 1 && PadBefore == 0 && SavedShape.C == Shape.C ? "+ identity shortcut" : $"+ option-A shortcut {SavedShape}→{Shape}";
+        }
+
+        sealed class MaxPoolStep : Step
+        {
+            public Shape InShape, OutShape;
+            public int Kernel, Stride;
+            public readonly List<Pointwise> Epilogue = new();
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            public override void Run(Workspace ws, int n)
+            {
+                int inSize = ws.SlotSizes[In], outSize = ws.SlotSizes[Out];
+                int ih = InShape.H, iw = InShape.W, oh = OutShape.H, ow = OutShape.W, k = Kernel, s = Stride;
+                fixed (float* xs = ws.Slots[In], ys = ws.Slots[Out])
+                    for (int i = 0; i < n; i++)
+                        for (int c = 0; c < InShape.C; c++)
+                        {
+                            float* x = xs + (long)i * inSize + c * ih * iw, y = ys + (long)i * outSize + c * oh * ow;
+                            for (int oy = 0; oy < oh; oy++)
+                                for (int ox = 0; ox < ow; ox++)
+                                {
+                                    float* w = x + oy * s * iw + ox * s;
+                                    float m = w[0];
+                                    for (int ky = 0; ky < k; ky++)
+                                        for (int kx = 0; kx < k; kx++)
+                                        {
+                                            // NaN propagates, as in PyTorch.
+                                            float v = w[ky * iw + kx];
+                                            if (v > m || float.IsNaN(v)) m = v;
+                                        }
+                                    y[oy * ow + ox] = m;
+                                }
+                            Pointwise.Apply(Epilogue, y, oh * ow, c);
+                        }
+            }
+            public override string Describe() => $"MaxPool {Kernel}×{Kernel}/{Stride} {InShape}→{OutShape}" + (Epilogue.Count > 0 ? " + " + string.Join(" → ", Epilogue.ConvertAll(o => o.Describe())) : "");
         }
 
         sealed class GlobalAvgPoolStep : Step
@@ -480,7 +580,9 @@ namespace ReSTE.Inference.Engine
             readonly PackedModel _model;
             public readonly List<int> SlotSizes = new();
             readonly List<bool> _free = new();
-            readonly Stack<(int Slot, Shape Shape, string Name)> _saved = new();
+            /// <summary>An open residual block: its saved input, and once its shortcut branch began, the main path's result.</summary>
+            sealed record OpenBlock(int Slot, Shape Shape, string Name, int MainSlot = -1, Shape MainShape = default);
+            readonly Stack<OpenBlock> _saved = new();
             public Shape Shape;
             public int CurrentSlot;
             public int TapVectors = 1, BitWords = 8, CountSlots = 528, PaddedFloats;
@@ -504,7 +606,7 @@ namespace ReSTE.Inference.Engine
 
             void Release(int slot)
             {
-                foreach (var s in _saved) if (s.Slot == slot) return;
+                foreach (var s in _saved) if (s.Slot == slot || s.MainSlot == slot) return;
                 _free[slot] = true;
             }
 
@@ -573,7 +675,21 @@ namespace ReSTE.Inference.Engine
                         }
                         case ResidualBeginOp:
                             // Element-wise ops inside the block write elsewhere while this slot is saved (InPlaceTarget).
-                            _saved.Push((CurrentSlot, Shape, op.Name));
+                            _saved.Push(new OpenBlock(CurrentSlot, Shape, op.Name));
+                            break;
+                        case ShortcutBranchOp:
+                        {
+                            if (_saved.Count == 0) throw Error(op, "no residual block is open.");
+                            var block = _saved.Pop();
+                            if (block.MainSlot >= 0) throw Error(op, $"block '{block.Name}' already has a shortcut branch.");
+                            if (block.Slot == CurrentSlot) throw Error(op, $"block '{block.Name}' has an empty main path.");
+                            _saved.Push(block with { MainSlot = CurrentSlot, MainShape = Shape });
+                            CurrentSlot = block.Slot;
+                            Shape = block.Shape;
+                            break;
+                        }
+                        case MaxPool2dOp m:
+                            i = PlanMaxPool(m, ops, i, steps);
                             break;
                         case ResidualEndOp r:
                             PlanResidualEnd(r, steps);
@@ -638,16 +754,9 @@ namespace ReSTE.Inference.Engine
                 // The padded copy, and a vector's slack past its end for the last row's loads.
                 PaddedFloats = Math.Max(PaddedFloats, Shape.C * (Shape.H + 2 * c.Padding) * (Shape.W + 2 * c.Padding) + 16);
                 Shape = outShape;
-                // A BatchNorm right after the convolution folds into its weights and bias (exact algebra).
-                if (i + 1 < ops.Count && ops[i + 1] is BatchNormOp bn)
-                {
-                    if (bn.Channels != co) throw Error(bn, $"{bn.Channels} channels after a {co}-channel convolution.");
-                    var (a, sh) = bn.Fold();
-                    int per = w.Length / co;
-                    for (int j = 0; j < w.Length; j++) w[j] *= a[j / per];
-                    for (int o = 0; o < co; o++) b[o] = b[o] * a[o] + sh[o];
-                    i++;
-                }
+                // A BatchNorm right after the convolution is not folded into its weights: exact algebra, but not the
+                // floats libtorch computes (it rounds the sum, then x·α + β), and an activation within rounding of 0
+                // would then binarize differently downstream. It runs in the epilogue instead.
                 while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { step.Epilogue.Add(pw); i++; }
                 steps.Add(step);
                 Release(CurrentSlot);
@@ -682,17 +791,45 @@ namespace ReSTE.Inference.Engine
             void PlanResidualEnd(ResidualEndOp r, List<Step> steps)
             {
                 if (_saved.Count == 0) throw Error(r, "no residual block is open.");
-                var (slot, savedShape, _) = _saved.Pop();
+                var block = _saved.Pop();
+                if (block.MainSlot >= 0)
+                {
+                    // Shortcut branch: the current slot holds the branch's result, the main path's is set aside.
+                    if (r.Shortcut != ShortcutKind.Identity) throw Error(r, "after a shortcut branch the end must be an identity.");
+                    if (block.MainShape != Shape) throw Error(r, $"the shortcut branch gives {Shape}, the block's main path {block.MainShape}.");
+                    if (CurrentSlot == block.Slot) throw Error(r, $"block '{block.Name}' has an empty shortcut branch; drop the branch for an identity shortcut.");
+                    steps.Add(new ResidualAddStep { In = CurrentSlot, Out = CurrentSlot, Saved = block.MainSlot, SavedShape = Shape, Shape = Shape,
+                        Stride = 1, PadBefore = 0, Branch = true });
+                    Release(block.MainSlot);
+                    Release(block.Slot);
+                    return;
+                }
+                var savedShape = block.Shape;
                 int sh = r.Shortcut == ShortcutKind.Identity ? savedShape.H : (savedShape.H + r.Stride - 1) / r.Stride;
                 int sw = r.Shortcut == ShortcutKind.Identity ? savedShape.W : (savedShape.W + r.Stride - 1) / r.Stride;
                 int sc = savedShape.C + r.PadBefore + r.PadAfter;
                 if (sh != Shape.H || sw != Shape.W || sc != Shape.C)
                     throw Error(r, $"the shortcut gives {sc}×{sh}×{sw}, the block's body {Shape}.");
-                if (slot == CurrentSlot || CurrentIsSaved())
+                if (block.Slot == CurrentSlot || CurrentIsSaved())
                     throw Error(r, "a residual block whose body is empty (x + x) is not supported.");
-                steps.Add(new ResidualAddStep { In = CurrentSlot, Out = CurrentSlot, Saved = slot, SavedShape = savedShape, Shape = Shape,
+                steps.Add(new ResidualAddStep { In = CurrentSlot, Out = CurrentSlot, Saved = block.Slot, SavedShape = savedShape, Shape = Shape,
                     Stride = r.Shortcut == ShortcutKind.Identity ? 1 : r.Stride, PadBefore = r.PadBefore });
-                Release(slot);
+                Release(block.Slot);
+            }
+
+            int PlanMaxPool(MaxPool2dOp m, IReadOnlyList<DeployOp> ops, int i, List<Step> steps)
+            {
+                int oh = (Shape.H - m.Kernel) / m.Stride + 1, ow = (Shape.W - m.Kernel) / m.Stride + 1;
+                if (Shape.H < m.Kernel || Shape.W < m.Kernel) throw Error(m, $"a {m.Kernel}×{m.Kernel} window does not fit a {Shape} input.");
+                var outShape = new Shape(Shape.C, oh, ow);
+                int outSlot = NewSlot(outShape.Length);
+                var step = new MaxPoolStep { In = CurrentSlot, Out = outSlot, InShape = Shape, OutShape = outShape, Kernel = m.Kernel, Stride = m.Stride };
+                Shape = outShape;
+                while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { step.Epilogue.Add(pw); i++; }
+                steps.Add(step);
+                Release(CurrentSlot);
+                CurrentSlot = outSlot;
+                return i;
             }
 
             void PlanLinear(LinearOp l, List<Step> steps)

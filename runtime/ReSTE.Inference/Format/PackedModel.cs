@@ -42,6 +42,8 @@ namespace ReSTE.Inference.Format
         GlobalAvgPool = 8,
         Linear = 9,
         Hardtanh = 10,
+        MaxPool2d = 11,
+        ShortcutBranch = 12,
     }
 
     /// <summary>How a residual block's saved input reaches its output.</summary>
@@ -196,6 +198,22 @@ namespace ReSTE.Inference.Format
         }
     }
 
+    /// <summary>
+    /// Max pooling over <see cref="Kernel"/>×<see cref="Kernel"/> windows every <see cref="Stride"/> pixels, no padding,
+    /// rounding the output size down (PyTorch's <c>max_pool2d(x, k, s)</c>).
+    /// </summary>
+    public sealed class MaxPool2dOp : DeployOp
+    {
+        public MaxPool2dOp(string name, int kernel, int stride) : base(name)
+        {
+            Check(kernel > 0 && stride > 0, name, $"kernel {kernel} and stride {stride} must be positive.");
+            Kernel = kernel; Stride = stride;
+        }
+        public override OpKind Kind => OpKind.MaxPool2d;
+        public int Kernel { get; }
+        public int Stride { get; }
+    }
+
     /// <summary>Saves the current activation as the input of a residual block's shortcut.</summary>
     public sealed class ResidualBeginOp : DeployOp
     {
@@ -203,7 +221,22 @@ namespace ReSTE.Inference.Format
         public override OpKind Kind => OpKind.ResidualBegin;
     }
 
-    /// <summary>Adds the shortcut of the activation saved by the matching <see cref="ResidualBeginOp"/>.</summary>
+    /// <summary>
+    /// Ends a residual block's main path and starts its shortcut branch: the main path's result is set aside, and the
+    /// ops from here to the matching <see cref="ResidualEndOp"/> (which must then be an identity) run on the activation
+    /// the block's <see cref="ResidualBeginOp"/> saved, e.g. a projection shortcut's 1×1 convolution and BatchNorm; the
+    /// end adds the two.
+    /// </summary>
+    public sealed class ShortcutBranchOp : DeployOp
+    {
+        public ShortcutBranchOp(string name) : base(name) { }
+        public override OpKind Kind => OpKind.ShortcutBranch;
+    }
+
+    /// <summary>
+    /// Adds the shortcut of the activation saved by the matching <see cref="ResidualBeginOp"/>; after a
+    /// <see cref="ShortcutBranchOp"/>, adds the branch's result and the main path's.
+    /// </summary>
     public sealed class ResidualEndOp : DeployOp
     {
         public ResidualEndOp(string name, ShortcutKind shortcut, int stride = 1, int padBefore = 0, int padAfter = 0) : base(name)

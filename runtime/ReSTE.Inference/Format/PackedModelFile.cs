@@ -57,6 +57,8 @@ namespace ReSTE.Inference.Format
     ///   8 GlobalAvgPool  (empty)
     ///   9 Linear         u32 in, out; u8 hasBias; f32[out·in] weight; f32[out] bias
     ///  10 Hardtanh       f32 min, f32 max
+    ///  11 MaxPool2d      u32 kernel, u32 stride                        (no padding, output size rounded down)
+    ///  12 ShortcutBranch (empty)   main path set aside; ops up to ResidualEnd run on the block's saved input
     /// </code>
     /// </summary>
     public static class PackedModelFile
@@ -164,7 +166,7 @@ namespace ReSTE.Inference.Format
                         w.Write(b.Weight.Signs);
                         if (b.Weight.NonZero is not null) w.Write(b.Weight.NonZero);
                         break;
-                    case ReLUOp or ResidualBeginOp or GlobalAvgPoolOp:
+                    case ReLUOp or ResidualBeginOp or GlobalAvgPoolOp or ShortcutBranchOp:
                         break;
                     case HardtanhOp t:
                         w.Write(t.Min); w.Write(t.Max);
@@ -172,6 +174,9 @@ namespace ReSTE.Inference.Format
                     case BatchNormOp bn:
                         w.Write((uint)bn.Channels); w.Write(bn.Eps);
                         WriteFloats(w, bn.Weight); WriteFloats(w, bn.Bias); WriteFloats(w, bn.RunningMean); WriteFloats(w, bn.RunningVar);
+                        break;
+                    case MaxPool2dOp m:
+                        w.Write((uint)m.Kernel); w.Write((uint)m.Stride);
                         break;
                     case ResidualEndOp r:
                         w.Write((byte)r.Shortcut); w.Write((uint)r.Stride); w.Write((uint)r.PadBefore); w.Write((uint)r.PadAfter);
@@ -341,6 +346,8 @@ namespace ReSTE.Inference.Format
                     op = new ResidualEndOp(name, (ShortcutKind)r.U8(where), r.Count(where), r.Count(where), r.Count(where));
                     break;
                 case OpKind.GlobalAvgPool: op = new GlobalAvgPoolOp(name); break;
+                case OpKind.MaxPool2d: op = new MaxPool2dOp(name, r.Count(where), r.Count(where)); break;
+                case OpKind.ShortcutBranch: op = new ShortcutBranchOp(name); break;
                 case OpKind.Linear:
                 {
                     int i = r.Count(where), o = r.Count(where);

@@ -52,6 +52,7 @@ namespace ReSTE.Inference.Summary
             long fp32 = 0;
             int c = model.InputChannels, h = model.InputHeight, w = model.InputWidth;
             var saved = new Stack<(int, int, int)>();
+            var branch = new Stack<int>(); // the depth of each block whose shortcut branch is running
             string S() => h == 1 && w == 1 ? $"{c}" : $"{c}×{h}×{w}";
             foreach (var op in model.Ops)
             {
@@ -102,9 +103,22 @@ namespace ReSTE.Inference.Summary
                     case ResidualBeginOp:
                         saved.Push((c, h, w));
                         break;
+                    case ShortcutBranchOp:
+                        // The branch runs on the block's saved input; it ends with the main path's shape.
+                        if (saved.Count > 0) (c, h, w) = saved.Peek();
+                        branch.Push(saved.Count);
+                        break;
                     case ResidualEndOp r:
+                        bool isBranch = branch.Count > 0 && branch.Peek() == saved.Count;
+                        if (isBranch) branch.Pop();
                         if (saved.Count > 0) saved.Pop();
-                        rows.Add(new LayerSummary(op.Name, r.Shortcut == ShortcutKind.Identity ? "Add (identity)" : "Add (option A)", "-", S(), 0, 0, 0, 0, 0));
+                        rows.Add(new LayerSummary(op.Name, isBranch ? "Add (shortcut branch)" : r.Shortcut == ShortcutKind.Identity ? "Add (identity)" : "Add (option A)",
+                            "-", S(), 0, 0, 0, 0, 0));
+                        break;
+                    case MaxPool2dOp m:
+                        h = (h - m.Kernel) / m.Stride + 1;
+                        w = (w - m.Kernel) / m.Stride + 1;
+                        rows.Add(new LayerSummary(op.Name, "MaxPool2d", "-", S(), 0, 0, 0, 0, 0));
                         break;
                     case ReLUOp:
                         rows.Add(new LayerSummary(op.Name, "ReLU", "-", S(), 0, 0, 0, 0, 0));

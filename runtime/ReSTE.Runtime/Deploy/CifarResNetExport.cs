@@ -8,10 +8,14 @@ using static TorchSharp.torch;
 namespace ReSTE.Runtime.Deploy
 {
     /// <summary>
-    /// Exports the reference's CIFAR ResNet-20 layout (the sample's <c>ResNet20</c>): stem conv1 → ReLU → bn1;
-    /// stages layer1..layer3 of blocks <c>layerS.B</c> with conv1, bn1, conv2, bn2 (out = BN1(ReLU(conv1(x)));
-    /// out = BN2(ReLU(conv2(out))) + shortcut(x), option-A shortcut where the shape changes); head average pool → bn2
-    /// (BatchNorm1d) → linear. The Bi-Real form (a shortcut around each binary convolution) with <c>biReal</c>.
+    /// Exports the CIFAR ResNets of the reference code (the sample's <c>ResNet20</c> and <c>ResNet18Cifar</c>): stem
+    /// conv1 → ReLU → bn1; stages layer1, layer2, … of blocks <c>layerS.B</c> with conv1, bn1, conv2, bn2
+    /// (out = BN1(ReLU(conv1(x))); out = BN2(ReLU(conv2(out))) + shortcut(x)); head average pool → bn2 (BatchNorm1d) →
+    /// linear. The shortcut where the shape changes: a block's <c>shortcut</c> module when it has one (ResNet-18's
+    /// full-precision 1×1 convolution <c>shortcut.0</c> + BatchNorm <c>shortcut.1</c>), else option A (ResNet-20).
+    /// The Bi-Real form (a shortcut around each binary convolution) with <c>biReal</c>. The head pools globally: the
+    /// average over the whole last feature map (ResNet-18's avg_pool2d(4) on 32×32 inputs); the exported model is run
+    /// against the TorchSharp model once (<see cref="ExportCheck"/>), so a head that pools otherwise is refused.
     /// </summary>
     public static class CifarResNetExport
     {
@@ -43,14 +47,19 @@ namespace ReSTE.Runtime.Deploy
                     var first = (BinaryConv2dOp)b.Ops[^1];
                     bool down = first.Stride != 1 || channels != planes;
                     long pad = (planes - channels) / 2;
-                    if (down && (first.Stride < 1 || planes < channels))
+                    if (down && !b.Has($"{p}.shortcut") && (first.Stride < 1 || planes < channels))
                         throw new NotSupportedException($"'{p}': option-A shortcuts only widen ({channels}→{planes}).");
-                    ShortcutKind kind = down ? ShortcutKind.OptionA : ShortcutKind.Identity;
-                    int stride = down ? first.Stride : 1, padBefore = down ? (int)pad : 0, padAfter = down ? (int)(planes - channels - pad) : 0;
+                    bool projection = b.Has($"{p}.shortcut");
+                    if (projection && biReal) throw new NotSupportedException($"'{p}': a Bi-Real block with a projection shortcut is not exported.");
+                    if (projection && !down) throw new NotSupportedException($"'{p}' has a shortcut module but keeps its shape; only identity shortcuts are exported there.");
+                    ShortcutKind kind = down && !projection ? ShortcutKind.OptionA : ShortcutKind.Identity;
+                    int stride = kind == ShortcutKind.OptionA ? first.Stride : 1;
+                    int padBefore = kind == ShortcutKind.OptionA ? (int)pad : 0, padAfter = kind == ShortcutKind.OptionA ? (int)(planes - channels - pad) : 0;
                     b.ReLU($"{p}.relu1").BatchNorm($"{p}.bn1");
                     if (biReal) b.EndResidual($"{p}.shortcut1", kind, stride, padBefore, padAfter).BeginResidual($"{p}.inner");
                     b.BinaryConv($"{p}.conv2").ReLU($"{p}.relu2").BatchNorm($"{p}.bn2");
                     if (biReal) b.EndResidual($"{p}.shortcut2");
+                    else if (projection) b.ShortcutBranch($"{p}.shortcut").Conv($"{p}.shortcut.0").BatchNorm($"{p}.shortcut.1").EndResidual($"{p}.add");
                     else b.EndResidual($"{p}.shortcut", kind, stride, padBefore, padAfter);
                     channels = planes;
                     blocks++;
@@ -59,7 +68,9 @@ namespace ReSTE.Runtime.Deploy
             b.GlobalAvgPool("avgpool").BatchNorm("bn2").Linear("linear");
             var meta = new Dictionary<string, string> { ["architecture"] = biReal ? "cifar-resnet-bireal" : "cifar-resnet", ["blocks"] = blocks.ToString(System.Globalization.CultureInfo.InvariantCulture) };
             if (metadata is not null) foreach (var (k, v) in metadata) meta[k] = v;
-            return b.Build(meta);
+            var packed = b.Build(meta);
+            ExportCheck.Verify(model, packed, normalize ? Mean : null, normalize ? Std : null);
+            return packed;
         }
     }
 }

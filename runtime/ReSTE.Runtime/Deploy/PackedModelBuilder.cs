@@ -12,7 +12,8 @@ namespace ReSTE.Runtime.Deploy
     /// <summary>
     /// Builds a <see cref="PackedModel"/> from a TorchSharp model, op by op, reading each layer from the model's named
     /// modules (the name is the PyTorch-style path, "layer1.0.conv1"). A model's forward is code, so its graph is
-    /// stated here in the same order; <see cref="CifarResNetExport"/> does it for the sample's ResNet-20.
+    /// stated here in the same order; <see cref="CifarResNetExport"/> and <see cref="VggSmallExport"/> do it for the
+    /// sample's models, and <see cref="ExportCheck"/> then runs the packed model against the TorchSharp one.
     /// Convolution geometry (stride, padding) is read by probing the module with inputs of a few sizes, and every
     /// binary convolution is checked against sign(x) ⊛ β·sign(W) with zero padding after binarization on a random
     /// input (with exact zeros), so a layer that computes something else is refused rather than exported wrong.
@@ -133,6 +134,20 @@ namespace ReSTE.Runtime.Deploy
         public PackedModelBuilder EndResidual(string name, ShortcutKind shortcut = ShortcutKind.Identity, int stride = 1, int padBefore = 0, int padAfter = 0)
         {
             _ops.Add(new ResidualEndOp(name, shortcut, stride, padBefore, padAfter));
+            return this;
+        }
+
+        /// <summary>Starts the shortcut branch of the open residual block (e.g. a projection: 1×1 conv + BN on the block's input).</summary>
+        public PackedModelBuilder ShortcutBranch(string name)
+        {
+            _ops.Add(new ShortcutBranchOp(name));
+            return this;
+        }
+
+        /// <summary>PyTorch's <c>max_pool2d(x, kernel, stride)</c> (no padding).</summary>
+        public PackedModelBuilder MaxPool(string name, int kernel, int stride)
+        {
+            _ops.Add(new MaxPool2dOp(name, kernel, stride));
             return this;
         }
 

@@ -17,37 +17,41 @@ using static TorchSharp.torch;
 namespace ReSTE.Inference.Tests
 {
     /// <summary>
-    /// The sample's ResNet-20 (its generated binary layers), randomly initialised with trained-like BatchNorm statistics,
-    /// against TorchSharp eval on CIFAR-10 test images: the 1W/1A ReSTE model on the whole test set (the generated
-    /// layers' eval mode sums the signs as integers, so both sides compute the same floats up to the full-precision stem
-    /// and head).
+    /// The sample's CIFAR-10 models (their generated binary layers), randomly initialised with trained-like BatchNorm
+    /// statistics, exported and run on the engine against TorchSharp eval on CIFAR-10 test images: ResNet-20 (1W/1A ReSTE)
+    /// and its Bi-Real form on the whole test set, ResNet-18 (projection shortcuts: full-precision 1×1 conv + BN) and
+    /// VGG-small (max-pooling) on 500 images, as TorchSharp takes ~20 ms per image for them here. The generated layers'
+    /// eval mode sums the signs as integers, so both sides compute the same floats up to the full-precision layers.
     /// </summary>
-    public class ResNet20Tests
+    public class CifarModelTests
     {
         readonly ITestOutputHelper _out;
-        public ResNet20Tests(ITestOutputHelper output) { _out = output; }
+        public CifarModelTests(ITestOutputHelper output) { _out = output; }
 
         static readonly string TestBatch = Path.Combine(
             Cifar10.FindDefaultFolder(AppContext.BaseDirectory) ?? throw new DirectoryNotFoundException("CIFAR-10 not found: shared/data/cifar10 above the test folder."),
             "test_batch.bin.gz");
 
         [Theory]
-        [InlineData("resnet20", Estimator.ReSTE, false, 10_000)]
-        [InlineData("resnet20", Estimator.STE, true, 64)]
-        [InlineData("resnet20-bireal", Estimator.ReSTE, false, 10_000)]
-        public void RandomResNet20_MatchesTorchSharpEval_OnCifar10TestImages(string name, Estimator estimator, bool a32, int count)
+        [InlineData("resnet20", Estimator.ReSTE, false, 10_000, 267_264, 269_850)]
+        [InlineData("resnet20", Estimator.STE, true, 64, 267_264, 269_850)]
+        [InlineData("resnet20-bireal", Estimator.ReSTE, false, 10_000, 267_264, 269_850)]
+        [InlineData("resnet18", Estimator.ReSTE, false, 500, 10_985_472, 11_174_986)]
+        [InlineData("vgg-small", Estimator.ReSTE, false, 500, 4_571_136, 4_660_106)]
+        public void RandomModel_MatchesTorchSharpEval_OnCifar10TestImages(string name, Estimator estimator, bool a32, int count, long binary, long total)
         {
             manual_seed(42);
             var model = ModelZoo.Create(name, estimator, binaryActivations: !a32);
             TorchTestUtil.RandomizeBatchNorms(model, 42);
             model.eval();
 
-            var packed = CifarResNetExport.Export(model, biReal: name.EndsWith("bireal", StringComparison.Ordinal));
+            var packed = name == "vgg-small" ? VggSmallExport.Export(model)
+                : CifarResNetExport.Export(model, biReal: name.EndsWith("bireal", StringComparison.Ordinal));
             var bytes = PackedModelFile.ToBytes(packed);
             var engine = new InferenceEngine(PackedModelFile.FromBytes(bytes));
             var summary = ModelSummary.Of(packed);
-            Assert.Equal(267_264, summary.BinaryParameters);
-            Assert.Equal(269_850, summary.TotalParameters);
+            Assert.Equal(binary, summary.BinaryParameters);
+            Assert.Equal(total, summary.TotalParameters);
             _out.WriteLine($"{name} ({estimator}, {(a32 ? "1W/32A" : "1W/1A")}): file {bytes.Length:N0} bytes");
 
             var (images, labels) = Cifar10File.Read(TestBatch, count);
