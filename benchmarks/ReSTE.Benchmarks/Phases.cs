@@ -34,7 +34,7 @@ namespace ReSTE.Benchmarks
                     fixed (float* px = x)
                     {
                         for (int i = 0; i < 2000 / n; i++) k.Run(px, n, c * size * size, sink, ws.Scratch);
-                        for (int r = 0; r < 5; r++)
+                        for (int r = 0; r < 15; r++)
                         {
                             var sw = Stopwatch.StartNew();
                             for (int i = 0; i < 200; i++) k.Run(px, n, c * size * size, sink, ws.Scratch);

@@ -40,9 +40,9 @@ namespace ReSTE.Inference.Engine
         /// <summary>Output-channel groups of the one-image layout for small planes: ⌈OutC / Group⌉.</summary>
         readonly int _outGroups;
         readonly bool _weightZeros;
-        /// <summary>Per output channel, per (tap, channel): the tap vector holding the agreeing sign (× vectors per plane).</summary>
+        /// <summary>Per output channel, per (tap, channel): the byte offset of the tap vector holding the agreeing sign.</summary>
         readonly int[] _agreeIdx;
-        /// <summary>With zero weights only: per output channel, the nonzero-plane (or zero-vector) index of each input.</summary>
+        /// <summary>With zero weights only: per output channel, the byte offset of each input's nonzero plane (or zero vector).</summary>
         readonly int[]? _validIdx;
         /// <summary>One image, small planes: per (output group, tap, c), bit g set where w[group·G + g, tap, c] &gt; 0.</summary>
         readonly byte[]? _laneBits;
@@ -118,8 +118,9 @@ namespace ReSTE.Inference.Engine
             {
                 int tc = i % (Taps * InC);
                 int wv = w[i];
-                _agreeIdx[i] = wv == 0 ? zero : ((wv > 0 ? 0 : 1) * Taps * InC + tc) * _vp;
-                if (_validIdx is not null) _validIdx[i] = wv == 0 ? zero : (2 * Taps * InC + tc) * _vp;
+                // Byte offsets into the tap buffer, so that an input's address is one add.
+                _agreeIdx[i] = 64 * (wv == 0 ? zero : ((wv > 0 ? 0 : 1) * Taps * InC + tc) * _vp);
+                if (_validIdx is not null) _validIdx[i] = 64 * (wv == 0 ? zero : (2 * Taps * InC + tc) * _vp);
             }
             _agreeBits = BitLength(Taps * InC);
             if (Group > 1 && !_weightZeros)
@@ -180,6 +181,7 @@ namespace ReSTE.Inference.Engine
 
             public Counts(ushort* agree, ushort* valid, int* analytic, int length) { Agree = agree; Valid = valid; Analytic = analytic; Length = length; }
 
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
             public int Dot(int p) => 2 * Agree[p] - (Valid is null ? Analytic[p] : Valid[p]);
 
             /// <summary>The dot products of pixels p … p + 15.</summary>
@@ -268,7 +270,7 @@ namespace ReSTE.Inference.Engine
                     for (int v = 0; v < _vp; v++)
                     {
                         var inputs = new IndexedInputs(s.Taps + v, idx);
-                        Count(ref inputs, Taps * InC, planes, _agreeBits);
+                        Count(inputs, Taps * InC, planes, _agreeBits);
                         ToCounts(planes, _agreeBits, s.Counts + v * 512, simd);
                     }
                     if (_weightZeros)
@@ -276,7 +278,7 @@ namespace ReSTE.Inference.Engine
                             for (int v = 0; v < _vp; v++)
                             {
                                 var inputs = new IndexedInputs(s.Taps + v, vidx);
-                                Count(ref inputs, Taps * InC, planes, _agreeBits);
+                                Count(inputs, Taps * InC, planes, _agreeBits);
                                 ToCounts(planes, _agreeBits, s.Valid + v * 512, simd);
                             }
                 }
@@ -306,13 +308,13 @@ namespace ReSTE.Inference.Engine
                 fixed (int* idx = &_agreeIdx[o * Taps * InC])
                 {
                     var inputs = new IndexedInputs(s.Taps, idx);
-                    Count(ref inputs, vectors, planes, _agreeBits);
+                    Count(inputs, vectors, planes, _agreeBits);
                     ToCounts(planes, _agreeBits, s.Counts, simd);
                     if (_weightZeros)
                         fixed (int* vidx = &_validIdx![o * Taps * InC])
                         {
                             var valid = new IndexedInputs(s.Taps, vidx);
-                            Count(ref valid, vectors, planes, _agreeBits);
+                            Count(valid, vectors, planes, _agreeBits);
                             ToCounts(planes, _agreeBits, s.Valid, simd);
                         }
                 }
@@ -351,7 +353,7 @@ namespace ReSTE.Inference.Engine
                 for (long i = 0; i < block; i++) taps[2 * block + i] = taps[i] | taps[block + i];
                 var planesM = stackalloc Vector512<ulong>[16];
                 var m = new BroadcastInputs<TLane>(taps + 2 * block, null, null, null);
-                Count(ref m, inputs, planesM, _agreeBits);
+                Count(m, inputs, planesM, _agreeBits);
                 ToCounts(planesM, _agreeBits, s.Valid, simd);
             }
             var planes = stackalloc Vector512<ulong>[16];
@@ -361,13 +363,14 @@ namespace ReSTE.Inference.Engine
                 for (int og = 0; og < _outGroups; og++)
                 {
                     var xs = new BroadcastInputs<TLane>(taps, taps + block, bits + (long)og * inputs, lut);
-                    Count(ref xs, inputs, planes, _agreeBits);
+                    Count(xs, inputs, planes, _agreeBits);
                     ToCounts(planes, _agreeBits, s.Counts, simd);
                     for (int g = 0; g < Group && og * Group + g < OutC; g++)
                         Emit(sink, image, og * Group + g, s.Counts + g * laneBits, zeros ? s.Valid : null);
                 }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         void Emit(Sink sink, int image, int o, ushort* agree, ushort* valid)
         {
             fixed (int* analytic = _analyticValid) sink.Write(image, o, new Counts(agree, valid, analytic, PlaneBits));
@@ -387,7 +390,7 @@ namespace ReSTE.Inference.Engine
             for (int v = 0; v < vp; v++)
             {
                 var range = new StridedInputs(first + v, vp);
-                Count(ref range, inputs, planes, bits);
+                Count(range, inputs, planes, bits);
                 ToCounts(planes, bits, counts + v * 512, simd);
             }
         }
@@ -687,27 +690,34 @@ namespace ReSTE.Inference.Engine
 
         // ------------------------------------------------------------------ counting
 
+        /// <summary>
+        /// A sequence of input vectors, read at small constant offsets from a cursor that <see cref="Advance"/> moves, so
+        /// that an input costs one load of its offset and one vector load.
+        /// </summary>
         interface IInputs
         {
             Vector512<ulong> this[int i] { get; }
+            void Advance(int n);
         }
 
-        /// <summary>Input i is the vector at index idx[i] (the sign plane that agrees with the weight).</summary>
-        readonly struct IndexedInputs : IInputs
+        /// <summary>Input i is the vector at byte offset offsets[i] (the sign plane that agrees with the weight).</summary>
+        struct IndexedInputs : IInputs
         {
-            readonly Vector512<ulong>* _base;
-            readonly int* _idx;
-            public IndexedInputs(Vector512<ulong>* b, int* idx) { _base = b; _idx = idx; }
-            public Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _base[_idx[i]]; }
+            readonly byte* _base;
+            int* _offsets;
+            public IndexedInputs(Vector512<ulong>* b, int* offsets) { _base = (byte*)b; _offsets = offsets; }
+            public readonly Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => *(Vector512<ulong>*)(_base + _offsets[i]); }
+            [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Advance(int n) => _offsets += n;
         }
 
         /// <summary>Input i is the vector at i·stride.</summary>
-        readonly struct StridedInputs : IInputs
+        struct StridedInputs : IInputs
         {
-            readonly Vector512<ulong>* _base;
+            Vector512<ulong>* _base;
             readonly int _stride;
             public StridedInputs(Vector512<ulong>* b, int stride) { _base = b; _stride = stride; }
-            public Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _base[i * _stride]; }
+            public readonly Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _base[i * _stride]; }
+            [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Advance(int n) => _base += (long)n * _stride;
         }
 
         /// <summary>A plane of 1, 2 or 4 words, broadcast to all 8 words of a vector.</summary>
@@ -739,13 +749,13 @@ namespace ReSTE.Inference.Engine
         /// Input i of the output-lane layout: plane i of P broadcast where that lane's weight is +1, of N where it is −1
         /// (with no select table: plane i of P alone).
         /// </summary>
-        readonly struct BroadcastInputs<TLane> : IInputs where TLane : struct, ILane
+        struct BroadcastInputs<TLane> : IInputs where TLane : struct, ILane
         {
-            readonly ulong* _p, _n;
-            readonly byte* _bits;
+            ulong* _p, _n;
+            byte* _bits;
             readonly Vector512<ulong>* _lut;
             public BroadcastInputs(ulong* p, ulong* n, byte* bits, Vector512<ulong>* lut) { _p = p; _n = n; _bits = bits; _lut = lut; }
-            public Vector512<ulong> this[int i]
+            public readonly Vector512<ulong> this[int i]
             {
                 [MethodImpl(MethodImplOptions.AggressiveInlining)]
                 get
@@ -753,6 +763,13 @@ namespace ReSTE.Inference.Engine
                     var p = TLane.Broadcast(_p + i * TLane.Words);
                     return _lut is null ? p : Select(_lut[_bits[i]], p, TLane.Broadcast(_n + i * TLane.Words));
                 }
+            }
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public void Advance(int n)
+            {
+                _p += n * TLane.Words;
+                _n += n * TLane.Words;
+                _bits += n;
             }
         }
 
@@ -817,28 +834,34 @@ namespace ReSTE.Inference.Engine
         /// carry-save adders, pairs of blocks through one more, the rest rippled in.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static void Count<T>(ref T x, int n, Vector512<ulong>* planes, int bits) where T : struct, IInputs
+        static void Count<T>(T x, int n, Vector512<ulong>* planes, int bits) where T : struct, IInputs
         {
             for (int k = 0; k < bits; k++) planes[k] = Vector512<ulong>.Zero;
             Vector512<ulong> ones = default, twos = default, fours = default, eights = default, sixteens = default;
             int i = 0;
             for (; i + 32 <= n; i += 32)
             {
-                var a = Block16(ref x, i, ref ones, ref twos, ref fours, ref eights);
-                var b = Block16(ref x, i + 16, ref ones, ref twos, ref fours, ref eights);
+                var a = Block16(ref x, 0, ref ones, ref twos, ref fours, ref eights);
+                var b = Block16(ref x, 16, ref ones, ref twos, ref fours, ref eights);
+                x.Advance(32);
                 Csa(out var thirtyTwos, ref sixteens, a, b);
                 Ripple(planes, 5, bits, thirtyTwos);
             }
             if (i + 16 <= n)
             {
-                var a = Block16(ref x, i, ref ones, ref twos, ref fours, ref eights);
+                var a = Block16(ref x, 0, ref ones, ref twos, ref fours, ref eights);
+                x.Advance(16);
                 var carry = sixteens & a;
                 sixteens ^= a;
                 Ripple(planes, 5, bits, carry);
                 i += 16;
             }
             planes[0] = ones; planes[1] = twos; planes[2] = fours; planes[3] = eights; planes[4] = sixteens;
-            for (; i < n; i++) Ripple(planes, 0, bits, x[i]);
+            for (; i < n; i++)
+            {
+                Ripple(planes, 0, bits, x[0]);
+                x.Advance(1);
+            }
         }
 
         // ------------------------------------------------------------------ counter planes → integers
@@ -906,6 +929,7 @@ namespace ReSTE.Inference.Engine
         /// Up to 8 counter planes → 8 vectors of 64 byte counts (vector q: pixels 64q … 64q + 63): a qword transpose
         /// (vector q gathers qword q of every plane), then per vector a byte transpose and a bit transpose.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         static void Transpose8(Vector512<ulong>* planes, int count, Vector512<byte>* result)
         {
             var z = Vector512<ulong>.Zero;
