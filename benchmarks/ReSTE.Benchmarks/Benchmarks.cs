@@ -11,13 +11,14 @@ using static TorchSharp.torch;
 namespace ReSTE.Benchmarks
 {
     /// <summary>
-    /// Whole ResNet-20 (the sample's, generated ReSTE layers, 1W/1A), images per second = Images / mean time: the packed
-    /// model on the XNOR engine against the same model in TorchSharp fp32 eval mode (no_grad), each on
-    /// <see cref="Threads"/> threads.
+    /// Whole models (the sample's ResNet-20, VGG-small and ResNet-18, generated ReSTE layers, 1W/1A), images per second =
+    /// Images / mean time: the packed model on the XNOR engine against the same model in TorchSharp fp32 eval mode
+    /// (no_grad), each on <see cref="Threads"/> threads.
     /// </summary>
     [MemoryDiagnoser(false)]
-    public class ResNet20Inference
+    public class ModelInference
     {
+        [Params("resnet20", "vgg-small", "resnet18")] public string Model = "resnet20";
         [Params(1, 64)] public int Images;
         [Params(1, 2)] public int Threads;
 
@@ -31,7 +32,7 @@ namespace ReSTE.Benchmarks
         {
             ReSTE.Runtime.Native.LibTorch.LimitOneDnnIsa();
             manual_seed(1);
-            var model = ModelZoo.Create("resnet20", Estimator.ReSTE, binaryActivations: true);
+            var model = ModelZoo.Create(Model, Estimator.ReSTE, binaryActivations: true);
             using (no_grad())
                 foreach (var (_, m) in model.named_modules())
                     if (m is TorchSharp.Modules.NormBase bn)
@@ -45,7 +46,8 @@ namespace ReSTE.Benchmarks
                     }
             model.eval();
             _model = model;
-            _engine = new InferenceEngine(PackedModelFile.FromBytes(PackedModelFile.ToBytes(CifarResNetExport.Export(model, normalize: false))));
+            var packed = Model == "vgg-small" ? VggSmallExport.Export(model, normalize: false) : CifarResNetExport.Export(model, normalize: false);
+            _engine = new InferenceEngine(PackedModelFile.FromBytes(PackedModelFile.ToBytes(packed)));
             var rng = new Random(1);
             _images = new float[Images * 3 * 32 * 32];
             for (int i = 0; i < _images.Length; i++) _images[i] = (float)(rng.NextDouble() * 4 - 2);

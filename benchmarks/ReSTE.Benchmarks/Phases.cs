@@ -22,6 +22,8 @@ namespace ReSTE.Benchmarks
             foreach (var (c, size) in new[] { (16, 32), (32, 16), (64, 8) })
                 foreach (int n in new[] { 1, 8 })
                 {
+                    // PHASES_ONLY=channels:images (e.g. 32:1) times one case alone (for a profiler).
+                    if (Environment.GetEnvironmentVariable("PHASES_ONLY") is { Length: > 0 } only && only != $"{c}:{n}") continue;
                     var rng = new Random(1);
                     var w = new float[c * c * 9];
                     for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() * 2 - 1);

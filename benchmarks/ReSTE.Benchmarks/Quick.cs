@@ -21,15 +21,16 @@ namespace ReSTE.Benchmarks
 
         public static void Run()
         {
-            foreach (var images in new[] { 1, 64 })
-                foreach (var threads in new[] { 1, 2 })
-                {
-                    var b = new ResNet20Inference { Images = images, Threads = threads };
-                    b.Setup();
-                    int repeat = images == 1 ? 50 : 3;
-                    double xnor = Seconds(b.XnorEngine, repeat), torch = Seconds(b.TorchSharpFp32, repeat);
-                    Console.WriteLine($"ResNet-20 batch {images,2}, {threads} thread(s): XNOR {images / xnor,8:F0} img/s, TorchSharp fp32 {images / torch,8:F0} img/s, ratio {torch / xnor:F1}×");
-                }
+            foreach (var model in new[] { "resnet20", "vgg-small", "resnet18" })
+                foreach (var images in new[] { 1, 64 })
+                    foreach (var threads in new[] { 1, 2 })
+                    {
+                        var b = new ModelInference { Model = model, Images = images, Threads = threads };
+                        b.Setup();
+                        int repeat = model != "resnet20" ? 1 : images == 1 ? 50 : 3;
+                        double xnor = Seconds(b.XnorEngine, repeat), torch = Seconds(b.TorchSharpFp32, repeat);
+                        Console.WriteLine($"{model} batch {images,2}, {threads} thread(s): XNOR {images / xnor,8:F0} img/s, TorchSharp fp32 {images / torch,8:F0} img/s, ratio {torch / xnor:F1}×");
+                    }
             foreach (var c in new[] { 16, 32, 64 })
                 foreach (var images in new[] { 1, 64 })
                 {

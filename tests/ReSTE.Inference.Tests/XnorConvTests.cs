@@ -43,6 +43,8 @@ namespace ReSTE.Inference.Tests
         {
             // in C, out C, H=W, kernel, stride, padding, activation zeros, weight zeros
             { 16, 16, 8, 3, 1, 1, 0.0, 0.0 },     // 64-pixel planes: 8 per vector
+            { 64, 16, 8, 3, 1, 1, 0.2, 0.1 },     // 8×8 row-aligned planes: one word per tap, built inline
+            { 8, 8, 8, 5, 1, 2, 0.1, 0.0 },       // 8×8 with a 5×5 kernel: shifts of up to 2 pixels within a byte row
             { 16, 32, 9, 3, 2, 1, 0.2, 0.0 },
             { 32, 32, 6, 3, 1, 1, 0.3, 0.1 },
             { 64, 64, 5, 3, 1, 1, 0.0, 0.0 },

@@ -245,16 +245,18 @@ namespace ReSTE.Inference.Engine
             var taps = (ulong*)s.Taps;
             int vecWords = _vp * 8;
             bool zeros;
-            for (int c = 0; c < InC; c++)
-            {
-                ulong* p = taps + (long)c * vecWords, nn = p + (long)Taps * InC * vecWords;
-                for (int t = 0; t < Taps; t++)
+            // A plane that does not fill its last vector leaves words there the builders do not write.
+            if (PlaneWords < vecWords)
+                for (int c = 0; c < InC; c++)
                 {
-                    ulong* pt = p + (long)t * InC * vecWords, nt = nn + (long)t * InC * vecWords;
-                    new Span<ulong>(pt + PlaneWords, vecWords - PlaneWords).Clear();
-                    new Span<ulong>(nt + PlaneWords, vecWords - PlaneWords).Clear();
+                    ulong* p = taps + (long)c * vecWords, nn = p + (long)Taps * InC * vecWords;
+                    for (int t = 0; t < Taps; t++)
+                    {
+                        ulong* pt = p + (long)t * InC * vecWords, nt = nn + (long)t * InC * vecWords;
+                        new Span<ulong>(pt + PlaneWords, vecWords - PlaneWords).Clear();
+                        new Span<ulong>(nt + PlaneWords, vecWords - PlaneWords).Clear();
+                    }
                 }
-            }
             zeros = BuildPlanes(x, s.Bits, taps, 1, vecWords, 0, (long)InC * vecWords, simd);
             int vectors = Taps * InC * _vp;
             bool counted = zeros || _weightZeros;
@@ -290,7 +292,9 @@ namespace ReSTE.Inference.Engine
         void RunImageGroup(float* x, int inStride, int m, int firstImage, Sink sink, in Scratch s, bool simd)
         {
             int vectors = Taps * InC;
-            new Span<Vector512<ulong>>(s.Taps, 3 * vectors + 1).Clear();
+            // A full group with whole-word planes writes every word of P and N; M is written before it is read.
+            if (m < Group || PlaneWords < _laneWords) new Span<Vector512<ulong>>(s.Taps, 2 * vectors).Clear();
+            s.Taps[ZeroIndex] = Vector512<ulong>.Zero;
             bool zeros = false;
             for (int g = 0; g < m; g++)
             {
@@ -352,7 +356,7 @@ namespace ReSTE.Inference.Engine
                 // M = P | N, then the valid count: the same in every lane.
                 for (long i = 0; i < block; i++) taps[2 * block + i] = taps[i] | taps[block + i];
                 var planesM = stackalloc Vector512<ulong>[16];
-                var m = new BroadcastInputs<TLane>(taps + 2 * block, null, null, null);
+                var m = new BroadcastPlanes<TLane>(taps + 2 * block);
                 Count(m, inputs, planesM, _agreeBits);
                 ToCounts(planesM, _agreeBits, s.Valid, simd);
             }
@@ -453,21 +457,57 @@ namespace ReSTE.Inference.Engine
             for (int c = 0; c < InC; c++)
             {
                 byte* p = pos + (long)c * cs, n = neg + (long)c * cs;
-                new Span<byte>(p, padBytes).Clear();
-                new Span<byte>(n, padBytes).Clear();
-                new Span<byte>(p + padBytes + pb, padBytes).Clear();
-                new Span<byte>(n + padBytes + pb, padBytes).Clear();
+                // The zero rows above (before the sign bytes are written: the words may run into them) and below (the
+                // channel's slack of 64 bytes takes the overrun).
+                ZeroWords(p, padBytes);
+                ZeroWords(n, padBytes);
+                ZeroWords(p + padBytes + pb, padBytes);
+                ZeroWords(n + padBytes + pb, padBytes);
                 zeros |= SignBytes(x + (long)c * hw, hw, p + padBytes, n + padBytes);
                 byte* dst = (byte*)(first + (c / group) * groupStride + (c % group) * laneStride);
+                if (InW == 8 && InH == 8)
+                {
+                    // An 8×8 plane is one word, a row per byte: each tap is one shift and one mask, inline (a
+                    // ShiftRows call per tap cost more than the shift here, with 64 to 512 channels of 18 taps).
+                    for (int sign = 0; sign < 2; sign++)
+                    {
+                        byte* src = sign == 0 ? p : n;
+                        for (int ky = 0; ky < KH; ky++)
+                        {
+                            ulong rows = *(ulong*)(src + ky);
+                            for (int kx = 0; kx < KW; kx++)
+                            {
+                                int dx = kx - Pad;
+                                ulong v = dx >= 0 ? (rows >> dx) & ((0xFFUL >> dx) * 0x0101010101010101UL)
+                                                  : (rows << -dx) & (((0xFFUL << -dx) & 0xFF) * 0x0101010101010101UL);
+                                *(ulong*)(dst + (sign * Taps + ky * KW + kx) * tapStride * 8) = v;
+                            }
+                        }
+                    }
+                    continue;
+                }
                 for (int sign = 0; sign < 2; sign++)
                 {
-                    byte* src = sign == 0 ? p : n;
-                    for (int ky = 0; ky < KH; ky++)
-                        for (int kx = 0; kx < KW; kx++)
-                            ShiftRows(src + ky * rb, dst + (sign * Taps + ky * KW + kx) * tapStride * 8, pb, kx - Pad, InW);
+                    byte* src = sign == 0 ? p : n, d = dst + sign * Taps * tapStride * 8;
+                    switch (InW)
+                    {
+                        case 32: AllTaps<uint>(src, d, rb, pb, tapStride * 8); break;
+                        case 16: AllTaps<ushort>(src, d, rb, pb, tapStride * 8); break;
+                        case 8: AllTaps<byte>(src, d, rb, pb, tapStride * 8); break;
+                        default: AllTaps<ulong>(src, d, rb, pb, tapStride * 8); break;
+                    }
                 }
             }
             return zeros;
+        }
+
+        /// <summary>The tap planes of one sign plane of row-aligned bits (rows of T), one shifted copy per tap.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        void AllTaps<T>(byte* src, byte* dst, int rowBytes, int planeBytes, long tapBytes) where T : unmanaged, IBinaryInteger<T>
+        {
+            for (int ky = 0; ky < KH; ky++)
+                for (int kx = 0; kx < KW; kx++)
+                    ShiftRows<T>(src + ky * rowBytes, dst + (ky * KW + kx) * tapBytes, planeBytes, kx - Pad);
         }
 
         /// <summary><see cref="BuildPlanes"/> for stride 2 halving the input (<see cref="_halved"/>).</summary>
@@ -510,6 +550,16 @@ namespace ReSTE.Inference.Engine
             return zeros;
         }
 
+        /// <summary>
+        /// Zeroes <paramref name="count"/> bytes a word at a time, up to 7 bytes past the end (a few bytes of padding
+        /// rows: a call to memset per row cost more than the rest of building a small plane).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void ZeroWords(byte* p, int count)
+        {
+            for (int b = 0; b < count; b += 8) *(ulong*)(p + b) = 0;
+        }
+
         /// <summary>Sign bits of n floats as bytes: bit i of pos is x[i] &gt; 0, of neg x[i] &lt; 0. Returns whether one is 0.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         static bool SignBytes(float* x, int n, byte* pos, byte* neg)
@@ -517,6 +567,21 @@ namespace ReSTE.Inference.Engine
             int i = 0;
             uint missing = 0;
             var zero = Vector512<float>.Zero;
+            ulong missing64 = 0;
+            // 64 floats a round: four masks of 16 joined into one word per sign, one store each.
+            for (; i + 64 <= n; i += 64)
+            {
+                var v0 = Vector512.Load(x + i); var v1 = Vector512.Load(x + i + 16);
+                var v2 = Vector512.Load(x + i + 32); var v3 = Vector512.Load(x + i + 48);
+                ulong gt = Vector512.GreaterThan(v0, zero).ExtractMostSignificantBits() | Vector512.GreaterThan(v1, zero).ExtractMostSignificantBits() << 16
+                    | Vector512.GreaterThan(v2, zero).ExtractMostSignificantBits() << 32 | Vector512.GreaterThan(v3, zero).ExtractMostSignificantBits() << 48;
+                ulong lt = Vector512.LessThan(v0, zero).ExtractMostSignificantBits() | Vector512.LessThan(v1, zero).ExtractMostSignificantBits() << 16
+                    | Vector512.LessThan(v2, zero).ExtractMostSignificantBits() << 32 | Vector512.LessThan(v3, zero).ExtractMostSignificantBits() << 48;
+                *(ulong*)(pos + (i >> 3)) = gt;
+                *(ulong*)(neg + (i >> 3)) = lt;
+                missing64 |= ~(gt | lt);
+            }
+            if (missing64 != 0) missing = 1;
             for (; i + 16 <= n; i += 16)
             {
                 var v = Vector512.Load(x + i);
@@ -736,18 +801,27 @@ namespace ReSTE.Inference.Engine
         readonly struct Lane2 : ILane
         {
             public static int Words => 2;
-            public static Vector512<ulong> Broadcast(ulong* plane) => Vector512.Create(Vector256.Create(Vector128.Load(plane)));
+            // One vbroadcasti64x2 from memory (Vector512.Create of a Vector256 went through the stack).
+            public static Vector512<ulong> Broadcast(ulong* plane) =>
+                Avx512DQ.IsSupported ? Avx512DQ.BroadcastVector128ToVector512(plane) : Vector512.Create(Vector256.Create(Vector128.Load(plane)));
         }
 
         readonly struct Lane4 : ILane
         {
             public static int Words => 4;
-            public static Vector512<ulong> Broadcast(ulong* plane) => Vector512.Create(Vector256.Load(plane));
+            // A load and one vinserti64x4. (Vector512.Create of the Vector256 took two inserts and a spill; the
+            // vbroadcasti64x4 intrinsic, BroadcastVector256ToVector512, computed wrong counts here once inlined.)
+            public static Vector512<ulong> Broadcast(ulong* plane)
+            {
+                if (!Avx512F.IsSupported) return Vector512.Create(Vector256.Load(plane));
+                var half = Vector256.Load(plane);
+                return Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1);
+            }
         }
 
         /// <summary>
         /// Input i of the output-lane layout: plane i of P broadcast where that lane's weight is +1, of N where it is −1
-        /// (with no select table: plane i of P alone).
+        /// (the table: per weight byte, all-ones lanes where the weight is +1).
         /// </summary>
         struct BroadcastInputs<TLane> : IInputs where TLane : struct, ILane
         {
@@ -758,11 +832,7 @@ namespace ReSTE.Inference.Engine
             public readonly Vector512<ulong> this[int i]
             {
                 [MethodImpl(MethodImplOptions.AggressiveInlining)]
-                get
-                {
-                    var p = TLane.Broadcast(_p + i * TLane.Words);
-                    return _lut is null ? p : Select(_lut[_bits[i]], p, TLane.Broadcast(_n + i * TLane.Words));
-                }
+                get => Select(_lut[_bits[i]], TLane.Broadcast(_p + i * TLane.Words), TLane.Broadcast(_n + i * TLane.Words));
             }
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
             public void Advance(int n)
@@ -771,6 +841,15 @@ namespace ReSTE.Inference.Engine
                 _n += n * TLane.Words;
                 _bits += n;
             }
+        }
+
+        /// <summary>Input i of the output-lane layout without selection: plane i broadcast to every lane (the valid count).</summary>
+        struct BroadcastPlanes<TLane> : IInputs where TLane : struct, ILane
+        {
+            ulong* _p;
+            public BroadcastPlanes(ulong* p) { _p = p; }
+            public readonly Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TLane.Broadcast(_p + i * TLane.Words); }
+            [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Advance(int n) => _p += n * TLane.Words;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
