@@ -140,6 +140,8 @@ namespace ReSTE.Inference.Tests
         [InlineData(3, 16, 3, 1, 1, 32, false)]
         [InlineData(3, 64, 3, 1, 1, 32, true)]
         [InlineData(3, 128, 3, 1, 1, 32, false)]
+        [InlineData(5, 6, 3, 1, 1, 40, true)]     // blocks of 4 channels × 32 pixels, then the rest of each row and channel
+        [InlineData(4, 8, 5, 1, 2, 70, false)]
         [InlineData(64, 128, 1, 2, 0, 32, false)]
         [InlineData(128, 256, 1, 2, 0, 16, false)]
         [InlineData(256, 512, 1, 2, 0, 8, false)]
