@@ -155,5 +155,35 @@ namespace ReSTE.Inference.Tests
                 for (int oc = 0; oc < o; oc++)
                     Assert.Equal(expected[p * o + oc] * scale[oc], y[oc * oh * ow + p], 5);
         }
+
+        /// <summary>
+        /// A small batch on several threads splits each large binary layer's output channels between them: the outputs
+        /// are those of one thread, in every layout (one image per vector, image groups, output channels in lanes) and
+        /// with zeros in the activations and weights (per-thread valid counts).
+        /// </summary>
+        [Theory]
+        [InlineData(64, 32, 1, 0.0, 0.0)]   // one image per vector
+        [InlineData(64, 32, 3, 0.1, 0.1)]
+        [InlineData(64, 8, 8, 0.0, 0.0)]    // an image group of 8
+        [InlineData(64, 8, 8, 0.2, 0.1)]
+        [InlineData(256, 8, 1, 0.0, 0.0)]   // output channels in the lanes
+        [InlineData(256, 8, 1, 0.3, 0.0)]
+        [InlineData(128, 16, 1, 0.0, 0.0)]  // 4-word lanes
+        public void LargeLayers_SplitOverThreads_GiveTheOutputsOfOneThread(int c, int size, int n, double aZeros, double wZeros)
+        {
+            var rng = new Random(c + size + n);
+            var w = Ternary(rng, c * c * 9, wZeros);
+            var op = new BinaryConv2dOp("conv", c, c, 3, 3, 1, 1, true, BitPacking.Pack(w), new[] { 0.5f });
+            var kernel = new BitPlaneConv(op, size, size);
+            var engine = new InferenceEngine(new PackedModel(c, size, size, new DeployOp[] { op, new ReLUOp("relu") }));
+            var x = Ternary(rng, n * c * size * size, aZeros);
+            var one = engine.RunBatch(x, n, 1);
+            var two = engine.RunBatch(x, n, 2);
+            Assert.Equal(one, two);
+            Assert.Contains(one, v => v > 0);
+            // The work is above the threshold, so the split did happen (given 2 cores or more).
+            long work = (long)c * 9 * c * Math.Max(1, kernel.PlaneBits / 512) * (wZeros > 0 ? 2 : 1);
+            Assert.True(work >= BitPlaneConv.ParallelWork, $"work {work} is below the threshold: the test would not split");
+        }
     }
 }

@@ -206,12 +206,41 @@ namespace ReSTE.Inference.Engine
             public readonly Vector512<ulong>* Taps;
             public readonly ulong* Bits;
             public readonly ushort* Counts, Valid;
+            /// <summary>Threads that have counts of their own (thread t's start <see cref="CountStride"/>·t further on).</summary>
+            public readonly int Capacity, CountStride;
+            /// <summary>Threads a call may split its output channels over (≤ <see cref="Capacity"/>).</summary>
+            public readonly int Threads;
 
-            public Scratch(Vector512<ulong>* taps, ulong* bits, ushort* counts, ushort* valid)
+            public Scratch(Vector512<ulong>* taps, ulong* bits, ushort* counts, ushort* valid, int capacity = 1, int countStride = 0, int threads = 1)
             {
-                Taps = taps; Bits = bits; Counts = counts; Valid = valid;
+                Taps = taps; Bits = bits; Counts = counts; Valid = valid; Capacity = capacity; CountStride = countStride;
+                Threads = Math.Clamp(threads, 1, capacity);
             }
+
+            /// <summary>This scratch with <paramref name="threads"/> threads allowed (at most its capacity).</summary>
+            public Scratch WithThreads(int threads) => new(Taps, Bits, Counts, Valid, Capacity, CountStride, threads);
+
+            public ushort* CountsOf(int thread) => Counts + (long)thread * CountStride;
+            public ushort* ValidOf(int thread) => Valid + (long)thread * CountStride;
         }
+
+        /// <summary>
+        /// Vector inputs one call must count (output channels × inputs × vectors) before its output channels are split
+        /// over threads: about 20 µs of counting, well above what waking a second thread costs.
+        /// </summary>
+        public const long ParallelWork = 32_768;
+
+        /// <summary>Output units (channels or channel groups) [from, to) counted with thread <c>t</c>'s counts.</summary>
+        delegate void OutputRange(int from, int to, int thread);
+
+        /// <summary>Threads for <paramref name="units"/> output units of <paramref name="workPerUnit"/> vector inputs each.</summary>
+        static int ThreadsFor(int threads, int units, long workPerUnit) =>
+            threads <= 1 || units < 2 || (long)units * workPerUnit < ParallelWork ? 1 : Math.Min(threads, units);
+
+        /// <summary>Splits <paramref name="units"/> into <paramref name="threads"/> contiguous ranges run in parallel.</summary>
+        static void InParallel(int units, int threads, OutputRange body) =>
+            System.Threading.Tasks.Parallel.For(0, threads, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = threads },
+                t => body((int)((long)units * t / threads), (int)((long)units * (t + 1) / threads), t));
 
         /// <summary>
         /// The dot products of <paramref name="n"/> images (CHW, <paramref name="inStride"/> floats apart), handed to
@@ -264,8 +293,22 @@ namespace ReSTE.Inference.Engine
             new Span<Vector512<ulong>>(s.Taps + ZeroIndex, _vp).Clear();
             if (zeros && !_weightZeros) CountRange(s.Taps + 2 * vectors, Taps * InC, _vp, s.Valid, simd);
 
+            int threads = ThreadsFor(s.Threads, OutC, (long)vectors * (_weightZeros ? 2 : 1));
+            if (threads > 1) SingleOutputsInParallel(threads, image, sink, s, counted, simd);
+            else SingleOutputs(0, OutC, 0, image, sink, s, counted, simd);
+        }
+
+        void SingleOutputsInParallel(int threads, int image, Sink sink, Scratch s, bool counted, bool simd) =>
+            InParallel(OutC, threads, (from, to, t) => SingleOutputs(from, to, t, image, sink, s, counted, simd));
+
+        /// <summary>Output channels [from, to) of <see cref="RunSingle"/>, with thread <paramref name="t"/>'s counts.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void SingleOutputs(int from, int to, int t, int image, Sink sink, in Scratch s, bool counted, bool simd)
+        {
             var planes = stackalloc Vector512<ulong>[16];
-            for (int o = 0; o < OutC; o++)
+            // Valid counts: per output channel with zero weights (this thread's), else shared, counted once.
+            ushort* counts = s.CountsOf(t), valid = _weightZeros ? s.ValidOf(t) : s.Valid;
+            for (int o = from; o < to; o++)
             {
                 fixed (int* idx = &_agreeIdx[o * Taps * InC])
                 {
@@ -273,7 +316,7 @@ namespace ReSTE.Inference.Engine
                     {
                         var inputs = new IndexedInputs(s.Taps + v, idx);
                         Count(inputs, Taps * InC, planes, _agreeBits);
-                        ToCounts(planes, _agreeBits, s.Counts + v * 512, simd);
+                        ToCounts(planes, _agreeBits, counts + v * 512, simd);
                     }
                     if (_weightZeros)
                         fixed (int* vidx = &_validIdx![o * Taps * InC])
@@ -281,10 +324,10 @@ namespace ReSTE.Inference.Engine
                             {
                                 var inputs = new IndexedInputs(s.Taps + v, vidx);
                                 Count(inputs, Taps * InC, planes, _agreeBits);
-                                ToCounts(planes, _agreeBits, s.Valid + v * 512, simd);
+                                ToCounts(planes, _agreeBits, valid + v * 512, simd);
                             }
                 }
-                Emit(sink, image, o, s.Counts, counted ? s.Valid : null);
+                Emit(sink, image, o, counts, counted ? valid : null);
             }
         }
 
@@ -305,27 +348,38 @@ namespace ReSTE.Inference.Engine
             if (counted) OrPlanes(s.Taps, vectors);
             if (zeros && !_weightZeros) CountRange(s.Taps + 2 * vectors, vectors, 1, s.Valid, simd);
 
+            int threads = ThreadsFor(s.Threads, OutC, (long)vectors * (_weightZeros ? 2 : 1));
+            if (threads > 1) GroupOutputsInParallel(threads, m, firstImage, sink, s, counted, simd);
+            else GroupOutputs(0, OutC, 0, m, firstImage, sink, s, counted, simd);
+        }
+
+        void GroupOutputsInParallel(int threads, int m, int firstImage, Sink sink, Scratch s, bool counted, bool simd) =>
+            InParallel(OutC, threads, (from, to, t) => GroupOutputs(from, to, t, m, firstImage, sink, s, counted, simd));
+
+        /// <summary>Output channels [from, to) of <see cref="RunImageGroup"/>, with thread <paramref name="t"/>'s counts.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void GroupOutputs(int from, int to, int t, int m, int firstImage, Sink sink, in Scratch s, bool counted, bool simd)
+        {
             var planes = stackalloc Vector512<ulong>[16];
-            int laneBits = _laneWords * 64;
-            for (int o = 0; o < OutC; o++)
+            int vectors = Taps * InC, laneBits = _laneWords * 64;
+            ushort* counts = s.CountsOf(t), valid = _weightZeros ? s.ValidOf(t) : s.Valid;
+            for (int o = from; o < to; o++)
             {
                 fixed (int* idx = &_agreeIdx[o * Taps * InC])
                 {
                     var inputs = new IndexedInputs(s.Taps, idx);
                     Count(inputs, vectors, planes, _agreeBits);
-                    ToCounts(planes, _agreeBits, s.Counts, simd);
+                    ToCounts(planes, _agreeBits, counts, simd);
                     if (_weightZeros)
                         fixed (int* vidx = &_validIdx![o * Taps * InC])
                         {
-                            var valid = new IndexedInputs(s.Taps, vidx);
-                            Count(valid, vectors, planes, _agreeBits);
-                            ToCounts(planes, _agreeBits, s.Valid, simd);
+                            var validInputs = new IndexedInputs(s.Taps, vidx);
+                            Count(validInputs, vectors, planes, _agreeBits);
+                            ToCounts(planes, _agreeBits, valid, simd);
                         }
                 }
                 for (int g = 0; g < m; g++)
-                {
-                    Emit(sink, firstImage + g, o, s.Counts + g * laneBits, counted ? s.Valid + g * laneBits : null);
-                }
+                    Emit(sink, firstImage + g, o, counts + g * laneBits, counted ? valid + g * laneBits : null);
             }
         }
 
@@ -360,17 +414,32 @@ namespace ReSTE.Inference.Engine
                 Count(m, inputs, planesM, _agreeBits);
                 ToCounts(planesM, _agreeBits, s.Valid, simd);
             }
+            int threads = ThreadsFor(s.Threads, _outGroups, inputs);
+            if (threads > 1) LaneOutputsInParallel<TLane>(threads, image, sink, s, zeros, simd);
+            else LaneOutputs<TLane>(0, _outGroups, 0, image, sink, s, zeros, simd);
+        }
+
+        void LaneOutputsInParallel<TLane>(int threads, int image, Sink sink, Scratch s, bool zeros, bool simd) where TLane : struct, ILane =>
+            InParallel(_outGroups, threads, (from, to, t) => LaneOutputs<TLane>(from, to, t, image, sink, s, zeros, simd));
+
+        /// <summary>Output channel groups [from, to) of <see cref="RunOutputLanes{TLane}"/>, with thread <paramref name="t"/>'s counts.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void LaneOutputs<TLane>(int from, int to, int t, int image, Sink sink, in Scratch s, bool zeros, bool simd) where TLane : struct, ILane
+        {
+            int lw = TLane.Words, inputs = Taps * InC, laneBits = lw * 64;
+            long block = (long)inputs * lw;
+            var taps = (ulong*)s.Taps;
             var planes = stackalloc Vector512<ulong>[16];
-            int laneBits = lw * 64;
+            ushort* counts = s.CountsOf(t);
             fixed (byte* bits = _laneBits)
             fixed (Vector512<ulong>* lut = _selectLut)
-                for (int og = 0; og < _outGroups; og++)
+                for (int og = from; og < to; og++)
                 {
                     var xs = new BroadcastInputs<TLane>(taps, taps + block, bits + (long)og * inputs, lut);
                     Count(xs, inputs, planes, _agreeBits);
-                    ToCounts(planes, _agreeBits, s.Counts, simd);
+                    ToCounts(planes, _agreeBits, counts, simd);
                     for (int g = 0; g < Group && og * Group + g < OutC; g++)
-                        Emit(sink, image, og * Group + g, s.Counts + g * laneBits, zeros ? s.Valid : null);
+                        Emit(sink, image, og * Group + g, counts + g * laneBits, zeros ? s.Valid : null);
                 }
         }
 

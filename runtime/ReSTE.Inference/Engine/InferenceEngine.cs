@@ -69,7 +69,8 @@ namespace ReSTE.Inference.Engine
         /// <summary>
         /// Outputs for <paramref name="count"/> images stored one after another (N·C·H·W), groups of up to
         /// <see cref="BitPlaneConv.MaxBatch"/> images spread over up to <paramref name="maxDegreeOfParallelism"/> threads
-        /// (1: the calling thread only).
+        /// (1: the calling thread only). A batch of one group (≤ 8 images) uses the threads inside each large binary
+        /// layer instead, each counting a share of its output channels.
         /// </summary>
         public float[] RunBatch(ReadOnlySpan<float> images, int count, int maxDegreeOfParallelism = 1)
         {
@@ -80,7 +81,8 @@ namespace ReSTE.Inference.Engine
             int groups = (count + BitPlaneConv.MaxBatch - 1) / BitPlaneConv.MaxBatch;
             if (maxDegreeOfParallelism <= 1 || groups <= 1)
             {
-                RunInto(images, count, output);
+                // One group: the threads share each large layer's output channels instead.
+                RunInto(images, count, output, Math.Max(1, maxDegreeOfParallelism));
                 return output;
             }
             fixed (float* src = images)
@@ -96,10 +98,14 @@ namespace ReSTE.Inference.Engine
             return output;
         }
 
-        /// <summary>Runs <paramref name="count"/> images on the calling thread, <see cref="BitPlaneConv.MaxBatch"/> at a time.</summary>
-        internal void RunInto(ReadOnlySpan<float> images, int count, Span<float> output)
+        /// <summary>
+        /// Runs <paramref name="count"/> images, <see cref="BitPlaneConv.MaxBatch"/> at a time, on the calling thread; with
+        /// <paramref name="layerThreads"/> &gt; 1, a binary layer with enough work splits its output channels over that many.
+        /// </summary>
+        internal void RunInto(ReadOnlySpan<float> images, int count, Span<float> output, int layerThreads = 1)
         {
             var ws = Rent();
+            ws.Threads = layerThreads;
             try
             {
                 for (int first = 0; first < count; first += BitPlaneConv.MaxBatch)
@@ -139,6 +145,9 @@ namespace ReSTE.Inference.Engine
             public readonly float[] Padded;
             readonly byte[] _pinned;
 
+            /// <summary>Threads one small batch may spread a layer's output channels over (each has counts of its own).</summary>
+            public static readonly int IntraThreads = Math.Clamp(Environment.ProcessorCount, 1, 8);
+
             public Workspace(int[] slotSizes, int tapVectors, int bitWords, int countSlots, int paddedFloats = 0)
             {
                 Padded = new float[paddedFloats];
@@ -147,11 +156,15 @@ namespace ReSTE.Inference.Engine
                 for (int i = 0; i < slotSizes.Length; i++) Slots[i] = new float[slotSizes[i] * BitPlaneConv.MaxBatch];
                 // One pinned block, each part on a 64-byte boundary (vector loads never straddle a cache line).
                 long taps = (long)tapVectors * 64, bits = Align((long)bitWords * 8), counts = Align((long)countSlots * 2);
-                _pinned = GC.AllocateUninitializedArray<byte>((int)(taps + bits + 2 * counts + 64), pinned: true);
+                int threads = IntraThreads;
+                _pinned = GC.AllocateUninitializedArray<byte>((int)(taps + bits + 2 * threads * counts + 64), pinned: true);
                 byte* p = (byte*)Align((long)Unsafe.AsPointer(ref _pinned[0]));
                 Scratch = new BitPlaneConv.Scratch((Vector512<ulong>*)p, (ulong*)(p + taps), (ushort*)(p + taps + bits),
-                    (ushort*)(p + taps + bits + counts));
+                    (ushort*)(p + taps + bits + threads * counts), threads, (int)(counts / 2));
             }
+
+            /// <summary>Threads the current call may use inside one layer (1: the calling thread only).</summary>
+            public int Threads = 1;
 
             static long Align(long v) => (v + 63) & ~63L;
         }
@@ -502,7 +515,7 @@ namespace ReSTE.Inference.Engine
                 fixed (float* x = ws.Slots[In], y = ws.Slots[Out])
                 {
                     var sink = new FloatSink { Output = y, OutStride = ws.SlotSizes[Out], Step = this };
-                    Kernel.Run(x, n, ws.SlotSizes[In], sink, ws.Scratch);
+                    Kernel.Run(x, n, ws.SlotSizes[In], sink, ws.Threads > 1 ? ws.Scratch.WithThreads(ws.Threads) : ws.Scratch);
                 }
             }
             public override string Describe() => $"BinaryConv2d(bit-planes) {Name} {Kernel.InC}×{Kernel.InH}×{Kernel.InW}→{Kernel.OutC}×{Kernel.OutH}×{Kernel.OutW}"
