@@ -49,6 +49,14 @@ namespace ReSTE.Inference.Engine
         readonly Vector512<ulong>[]? _selectLut;
         /// <summary>Per output pixel, C × the kernel taps that fall inside the input: the valid count without zeros.</summary>
         readonly int[] _analyticValid;
+        /// <summary>
+        /// Set counting (no zero weights; used when the input has no exact zero): per output channel, the byte offsets of
+        /// the P planes of its smaller weight set (+1 or −1), where they start in the array, how many, the set's sign,
+        /// and per pixel 2·V − A (V: the −1 weights whose tap is inside the image, A: the valid count).
+        /// </summary>
+        readonly int[]? _setOffsets, _setStart;
+        readonly sbyte[]? _setSign;
+        readonly short[]? _setBias;
         /// <summary>Bit-sliced counter planes the largest count needs.</summary>
         readonly int _agreeBits;
         readonly int _rowWords, _streamWords;
@@ -150,6 +158,43 @@ namespace ReSTE.Inference.Engine
                         }
                     _analyticValid[oy * OutW + ox] = InC * n;
                 }
+            // (2·V − A must fit a short: up to 16,383 inputs per output.)
+            if (!_weightZeros && 2 * Taps * InC <= short.MaxValue)
+            {
+                int inputs = Taps * InC;
+                _setStart = new int[OutC + 1];
+                _setSign = new sbyte[OutC];
+                _setBias = new short[OutC * PlaneBits + 16];
+                var offsets = new System.Collections.Generic.List<int>();
+                var negPerTap = new int[Taps];
+                for (int o = 0; o < OutC; o++)
+                {
+                    int plus = 0;
+                    Array.Clear(negPerTap);
+                    for (int tc = 0; tc < inputs; tc++)
+                        if (w[o * inputs + tc] > 0) plus++;
+                        else negPerTap[tc / InC]++;
+                    sbyte sign = (sbyte)(plus <= inputs - plus ? 1 : -1);
+                    _setSign[o] = sign;
+                    _setStart[o] = offsets.Count;
+                    for (int tc = 0; tc < inputs; tc++)
+                        if (w[o * inputs + tc] == sign) offsets.Add(64 * tc * _vp); // P plane of (tap, channel)
+                    for (int oy = 0; oy < OutH; oy++)
+                        for (int ox = 0; ox < OutW; ox++)
+                        {
+                            int v = 0;
+                            for (int ky = 0; ky < KH; ky++)
+                                for (int kx = 0; kx < KW; kx++)
+                                {
+                                    int iy = oy * Stride - Pad + ky, ix = ox * Stride - Pad + kx;
+                                    if ((uint)iy < (uint)inH && (uint)ix < (uint)inW) v += negPerTap[ky * KW + kx];
+                                }
+                            _setBias[o * PlaneBits + oy * OutW + ox] = (short)(2 * v - _analyticValid[oy * OutW + ox]);
+                        }
+                }
+                _setStart[OutC] = offsets.Count;
+                _setOffsets = offsets.ToArray();
+            }
         }
 
         static int BitLength(int count) => Math.Max(5, 32 - BitOperations.LeadingZeroCount((uint)count));
@@ -174,21 +219,40 @@ namespace ReSTE.Inference.Engine
         public readonly struct Counts
         {
             public readonly ushort* Agree;
-            /// <summary>Counted valid inputs, or null (then <see cref="Analytic"/>).</summary>
+            /// <summary>Counted valid inputs, or null (then <see cref="Analytic"/>); with <see cref="Bias"/>: S, the count of all P planes.</summary>
             public readonly ushort* Valid;
             public readonly int* Analytic;
             public readonly int Length;
+            /// <summary>
+            /// Set-counting mode (see <see cref="BitPlaneConv"/>): per pixel 2·V − A of this output channel, and
+            /// <see cref="Sign"/> +1 when <see cref="Agree"/> counts the P planes of its +1 weights, −1 of its −1 weights.
+            /// The dot is then Bias + Sign·(4·Agree − 2·S).
+            /// </summary>
+            public readonly short* Bias;
+            public readonly int Sign;
 
-            public Counts(ushort* agree, ushort* valid, int* analytic, int length) { Agree = agree; Valid = valid; Analytic = analytic; Length = length; }
+            public Counts(ushort* agree, ushort* valid, int* analytic, int length) { Agree = agree; Valid = valid; Analytic = analytic; Length = length; Bias = null; Sign = 0; }
+
+            public Counts(ushort* agree, ushort* all, short* bias, int sign, int length)
+            {
+                Agree = agree; Valid = all; Analytic = null; Bias = bias; Sign = sign; Length = length;
+            }
 
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            public int Dot(int p) => 2 * Agree[p] - (Valid is null ? Analytic[p] : Valid[p]);
+            public int Dot(int p) => Bias is not null ? Bias[p] + Sign * (4 * Agree[p] - 2 * Valid[p])
+                : 2 * Agree[p] - (Valid is null ? Analytic[p] : Valid[p]);
 
             /// <summary>The dot products of pixels p … p + 15.</summary>
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
             public Vector512<int> Dot16(int p)
             {
                 var a = Avx512F.ConvertToVector512Int32(Vector256.Load(Agree + p));
+                if (Bias is not null)
+                {
+                    var set = (a << 2) - (Avx512F.ConvertToVector512Int32(Vector256.Load(Valid + p)) << 1);
+                    var bias = Avx512F.ConvertToVector512Int32(Vector256.Load(Bias + p));
+                    return Sign > 0 ? bias + set : bias - set;
+                }
                 var v = Valid is null ? Vector512.Load(Analytic + p) : Avx512F.ConvertToVector512Int32(Vector256.Load(Valid + p));
                 return (a << 1) - v;
             }
@@ -286,28 +350,49 @@ namespace ReSTE.Inference.Engine
                         new Span<ulong>(nt + PlaneWords, vecWords - PlaneWords).Clear();
                     }
                 }
-            zeros = BuildPlanes(x, s.Bits, taps, 1, vecWords, 0, (long)InC * vecWords, simd);
+            // N planes only where they are read: zero weights, no set counting, or (found only now) zeros in the input.
+            bool withN = _setOffsets is null;
+            zeros = BuildPlanes(x, s.Bits, taps, 1, vecWords, 0, (long)InC * vecWords, withN, simd);
+            if (zeros && !withN) BuildPlanes(x, s.Bits, taps, 1, vecWords, 0, (long)InC * vecWords, true, simd);
             int vectors = Taps * InC * _vp;
             bool counted = zeros || _weightZeros;
             if (counted) OrPlanes(s.Taps, vectors);
             new Span<Vector512<ulong>>(s.Taps + ZeroIndex, _vp).Clear();
             if (zeros && !_weightZeros) CountRange(s.Taps + 2 * vectors, Taps * InC, _vp, s.Valid, simd);
+            // Without zeros, count each output channel's smaller weight set only, against S = all P planes (in Valid).
+            bool sets = !zeros && _setOffsets is not null;
+            if (sets) CountRange(s.Taps, Taps * InC, _vp, s.Valid, simd);
 
-            int threads = ThreadsFor(s.Threads, OutC, (long)vectors * (_weightZeros ? 2 : 1));
-            if (threads > 1) SingleOutputsInParallel(threads, image, sink, s, counted, simd);
-            else SingleOutputs(0, OutC, 0, image, sink, s, counted, simd);
+            int threads = ThreadsFor(s.Threads, OutC, (long)vectors * (_weightZeros ? 2 : 1) / (sets ? 2 : 1));
+            if (threads > 1) SingleOutputsInParallel(threads, image, sink, s, counted, sets, simd);
+            else SingleOutputs(0, OutC, 0, image, sink, s, counted, sets, simd);
         }
 
-        void SingleOutputsInParallel(int threads, int image, Sink sink, Scratch s, bool counted, bool simd) =>
-            InParallel(OutC, threads, (from, to, t) => SingleOutputs(from, to, t, image, sink, s, counted, simd));
+        void SingleOutputsInParallel(int threads, int image, Sink sink, Scratch s, bool counted, bool sets, bool simd) =>
+            InParallel(OutC, threads, (from, to, t) => SingleOutputs(from, to, t, image, sink, s, counted, sets, simd));
 
         /// <summary>Output channels [from, to) of <see cref="RunSingle"/>, with thread <paramref name="t"/>'s counts.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void SingleOutputs(int from, int to, int t, int image, Sink sink, in Scratch s, bool counted, bool simd)
+        void SingleOutputs(int from, int to, int t, int image, Sink sink, in Scratch s, bool counted, bool sets, bool simd)
         {
             var planes = stackalloc Vector512<ulong>[16];
             // Valid counts: per output channel with zero weights (this thread's), else shared, counted once.
             ushort* counts = s.CountsOf(t), valid = _weightZeros ? s.ValidOf(t) : s.Valid;
+            if (sets)
+            {
+                fixed (int* offsets = _setOffsets)
+                    for (int o = from; o < to; o++)
+                    {
+                        int first = _setStart![o], n = _setStart[o + 1] - first;
+                        for (int v = 0; v < _vp; v++)
+                        {
+                            Count(new IndexedInputs(s.Taps + v, offsets + first), n, planes, _agreeBits);
+                            ToCounts(planes, _agreeBits, counts + v * 512, simd);
+                        }
+                        EmitSet(sink, image, o, counts, s.Valid);
+                    }
+                return;
+            }
             for (int o = from; o < to; o++)
             {
                 fixed (int* idx = &_agreeIdx[o * Taps * InC])
@@ -339,30 +424,45 @@ namespace ReSTE.Inference.Engine
             if (m < Group || PlaneWords < _laneWords) new Span<Vector512<ulong>>(s.Taps, 2 * vectors).Clear();
             s.Taps[ZeroIndex] = Vector512<ulong>.Zero;
             bool zeros = false;
+            bool withN = _setOffsets is null;
             for (int g = 0; g < m; g++)
-            {
-                int lane = g * _laneWords;
-                zeros |= BuildPlanes(x + (long)g * inStride, s.Bits, (ulong*)s.Taps + lane, 1, 8, 0, (long)InC * 8, simd);
-            }
+                zeros |= BuildPlanes(x + (long)g * inStride, s.Bits, (ulong*)s.Taps + g * _laneWords, 1, 8, 0, (long)InC * 8, withN, simd);
+            if (zeros && !withN)
+                for (int g = 0; g < m; g++)
+                    BuildPlanes(x + (long)g * inStride, s.Bits, (ulong*)s.Taps + g * _laneWords, 1, 8, 0, (long)InC * 8, true, simd);
             bool counted = zeros || _weightZeros;
             if (counted) OrPlanes(s.Taps, vectors);
             if (zeros && !_weightZeros) CountRange(s.Taps + 2 * vectors, vectors, 1, s.Valid, simd);
+            bool sets = !zeros && _setOffsets is not null;
+            if (sets) CountRange(s.Taps, vectors, 1, s.Valid, simd);
 
-            int threads = ThreadsFor(s.Threads, OutC, (long)vectors * (_weightZeros ? 2 : 1));
-            if (threads > 1) GroupOutputsInParallel(threads, m, firstImage, sink, s, counted, simd);
-            else GroupOutputs(0, OutC, 0, m, firstImage, sink, s, counted, simd);
+            int threads = ThreadsFor(s.Threads, OutC, (long)vectors * (_weightZeros ? 2 : 1) / (sets ? 2 : 1));
+            if (threads > 1) GroupOutputsInParallel(threads, m, firstImage, sink, s, counted, sets, simd);
+            else GroupOutputs(0, OutC, 0, m, firstImage, sink, s, counted, sets, simd);
         }
 
-        void GroupOutputsInParallel(int threads, int m, int firstImage, Sink sink, Scratch s, bool counted, bool simd) =>
-            InParallel(OutC, threads, (from, to, t) => GroupOutputs(from, to, t, m, firstImage, sink, s, counted, simd));
+        void GroupOutputsInParallel(int threads, int m, int firstImage, Sink sink, Scratch s, bool counted, bool sets, bool simd) =>
+            InParallel(OutC, threads, (from, to, t) => GroupOutputs(from, to, t, m, firstImage, sink, s, counted, sets, simd));
 
         /// <summary>Output channels [from, to) of <see cref="RunImageGroup"/>, with thread <paramref name="t"/>'s counts.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void GroupOutputs(int from, int to, int t, int m, int firstImage, Sink sink, in Scratch s, bool counted, bool simd)
+        void GroupOutputs(int from, int to, int t, int m, int firstImage, Sink sink, in Scratch s, bool counted, bool sets, bool simd)
         {
             var planes = stackalloc Vector512<ulong>[16];
             int vectors = Taps * InC, laneBits = _laneWords * 64;
             ushort* counts = s.CountsOf(t), valid = _weightZeros ? s.ValidOf(t) : s.Valid;
+            if (sets)
+            {
+                fixed (int* offsets = _setOffsets)
+                    for (int o = from; o < to; o++)
+                    {
+                        int first = _setStart![o];
+                        Count(new IndexedInputs(s.Taps, offsets + first), _setStart[o + 1] - first, planes, _agreeBits);
+                        ToCounts(planes, _agreeBits, counts, simd);
+                        for (int g = 0; g < m; g++) EmitSet(sink, firstImage + g, o, counts + g * laneBits, s.Valid + g * laneBits);
+                    }
+                return;
+            }
             for (int o = from; o < to; o++)
             {
                 fixed (int* idx = &_agreeIdx[o * Taps * InC])
@@ -404,7 +504,7 @@ namespace ReSTE.Inference.Engine
             long block = (long)inputs * lw;
             var taps = (ulong*)s.Taps;
             if (PlaneWords < lw) new Span<ulong>(taps, (int)(2 * block)).Clear();
-            bool zeros = BuildPlanes(x, s.Bits, taps, 1, lw, 0, (long)InC * lw, simd);
+            bool zeros = BuildPlanes(x, s.Bits, taps, 1, lw, 0, (long)InC * lw, true, simd);
             if (zeros)
             {
                 // M = P | N, then the valid count: the same in every lane.
@@ -443,6 +543,13 @@ namespace ReSTE.Inference.Engine
                 }
         }
 
+        /// <summary>Hands over set counts: <paramref name="set"/> of output channel o's smaller weight set, <paramref name="all"/> = S.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        void EmitSet(Sink sink, int image, int o, ushort* set, ushort* all)
+        {
+            fixed (short* bias = &_setBias![o * PlaneBits]) sink.Write(image, o, new Counts(set, all, bias, _setSign![o], PlaneBits));
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         void Emit(Sink sink, int image, int o, ushort* agree, ushort* valid)
         {
@@ -472,13 +579,14 @@ namespace ReSTE.Inference.Engine
 
         /// <summary>
         /// Writes the P and N tap planes of one CHW image: for channel c, tap t and sign s, the plane starts at word
-        /// <c>first + (c / group)·groupStride + (c % group)·laneStride + (s·Taps + t)·tapStride</c>; returns whether the
-        /// input holds an exact zero.
+        /// <c>first + (c / group)·groupStride + (c % group)·laneStride + (s·Taps + t)·tapStride</c> (the N planes only
+        /// <paramref name="withN"/>: set counting reads P alone); returns whether the input holds an exact zero.
         /// </summary>
-        bool BuildPlanes(float* x, ulong* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride, bool simd)
+        bool BuildPlanes(float* x, ulong* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride, bool withN, bool simd)
         {
-            if (_aligned && simd && Vector512.IsHardwareAccelerated) return BuildAligned(x, (byte*)scratch, first, group, groupStride, laneStride, tapStride);
-            if (_halved && simd && Vector512.IsHardwareAccelerated && Bmi2.X64.IsSupported) return BuildHalved(x, (byte*)scratch, first, group, groupStride, laneStride, tapStride);
+            if (_aligned && simd && Vector512.IsHardwareAccelerated) return BuildAligned(x, (byte*)scratch, first, group, groupStride, laneStride, tapStride, withN);
+            if (_halved && simd && Vector512.IsHardwareAccelerated && Bmi2.X64.IsSupported) return BuildHalved(x, (byte*)scratch, first, group, groupStride, laneStride, tapStride, withN);
+            int signs = withN ? 2 : 1;
             int hw = InH * InW;
             ulong* pos = scratch, neg = scratch + (long)InC * _streamWords;
             ulong* prowP = neg + (long)InC * _streamWords, prowN = prowP + _rowWords;
@@ -492,7 +600,7 @@ namespace ReSTE.Inference.Engine
                 PaddedRows(pos + (long)c * _streamWords, prowP, rowMask);
                 PaddedRows(neg + (long)c * _streamWords, prowN, rowMask);
                 ulong* baseAddr = first + (c / group) * groupStride + (c % group) * laneStride;
-                for (int sign = 0; sign < 2; sign++)
+                for (int sign = 0; sign < signs; sign++)
                 {
                     ulong* prow = sign == 0 ? prowP : prowN;
                     for (int ky = 0; ky < KH; ky++)
@@ -518,9 +626,9 @@ namespace ReSTE.Inference.Engine
 
         /// <summary><see cref="BuildPlanes"/> for the row-aligned case (<see cref="_aligned"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        bool BuildAligned(float* x, byte* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride)
+        bool BuildAligned(float* x, byte* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride, bool withN)
         {
-            int hw = InH * InW, rb = _rowBytes, pb = _planeBytes, cs = _channelBytes, padBytes = Pad * rb;
+            int hw = InH * InW, rb = _rowBytes, pb = _planeBytes, cs = _channelBytes, padBytes = Pad * rb, signs = withN ? 2 : 1;
             byte* pos = scratch, neg = scratch + (long)InC * cs;
             bool zeros = false;
             for (int c = 0; c < InC; c++)
@@ -538,7 +646,7 @@ namespace ReSTE.Inference.Engine
                 {
                     // An 8×8 plane is one word, a row per byte: each tap is one shift and one mask, inline (a
                     // ShiftRows call per tap cost more than the shift here, with 64 to 512 channels of 18 taps).
-                    for (int sign = 0; sign < 2; sign++)
+                    for (int sign = 0; sign < signs; sign++)
                     {
                         byte* src = sign == 0 ? p : n;
                         for (int ky = 0; ky < KH; ky++)
@@ -555,7 +663,7 @@ namespace ReSTE.Inference.Engine
                     }
                     continue;
                 }
-                for (int sign = 0; sign < 2; sign++)
+                for (int sign = 0; sign < signs; sign++)
                 {
                     byte* src = sign == 0 ? p : n, d = dst + sign * Taps * tapStride * 8;
                     switch (InW)
@@ -581,9 +689,9 @@ namespace ReSTE.Inference.Engine
 
         /// <summary><see cref="BuildPlanes"/> for stride 2 halving the input (<see cref="_halved"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        bool BuildHalved(float* x, byte* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride)
+        bool BuildHalved(float* x, byte* scratch, ulong* first, int group, long groupStride, int laneStride, long tapStride, bool withN)
         {
-            int hw = InH * InW, inRow = InW / 8, outRow = OutW / 8, pb = OutH * outRow, pp = _phasePad, phase = _phaseBytes;
+            int hw = InH * InW, inRow = InW / 8, outRow = OutW / 8, pb = OutH * outRow, pp = _phasePad, phase = _phaseBytes, signs = withN ? 2 : 1;
             byte* pos = scratch, neg = scratch + InH * inRow + 64;
             byte* phases = neg + InH * inRow + 64; // [sign][row parity][column parity]
             ulong even = StrideMask(2) & (InW == 64 ? ulong.MaxValue : (1UL << InW) - 1), odd = even << 1;
@@ -592,7 +700,7 @@ namespace ReSTE.Inference.Engine
             {
                 zeros |= SignBytes(x + (long)c * hw, hw, pos, neg);
                 new Span<byte>(phases, 8 * phase).Clear();
-                for (int sign = 0; sign < 2; sign++)
+                for (int sign = 0; sign < signs; sign++)
                 {
                     byte* rows = sign == 0 ? pos : neg;
                     for (int r = 0; r < InH; r++)
@@ -606,7 +714,7 @@ namespace ReSTE.Inference.Engine
                     }
                 }
                 byte* dst = (byte*)(first + (c / group) * groupStride + (c % group) * laneStride);
-                for (int sign = 0; sign < 2; sign++)
+                for (int sign = 0; sign < signs; sign++)
                     for (int ky = 0; ky < KH; ky++)
                         for (int kx = 0; kx < KW; kx++)
                         {
