@@ -37,8 +37,8 @@ namespace ReSTE.Benchmarks
                     var b = new BinaryConvLayer { Channels = c, Images = images };
                     b.Setup();
                     int repeat = images == 1 ? 200 : 5;
-                    double xnor = Seconds(b.Xnor, repeat), torch = Seconds(b.TorchConv, repeat), layer = Seconds(b.TorchLayer, repeat);
-                    Console.WriteLine($"Binary conv {c}ch, batch {images,2}: XNOR {xnor / images * 1e6,8:F1} µs/img, libtorch fp32 conv2d {torch / images * 1e6,8:F1} µs/img ({torch / xnor:F1}×), TorchSharp layer {layer / images * 1e6,8:F1} µs/img ({layer / xnor:F1}×)");
+                    double xnor = Seconds(b.Xnor, repeat), inPlace = Seconds(b.XnorInPlace, repeat), torch = Seconds(b.TorchConv, repeat), layer = Seconds(b.TorchLayer, repeat);
+                    Console.WriteLine($"Binary conv {c}ch, batch {images,2}: XNOR {xnor / images * 1e6,6:F1} µs/img (in place {inPlace / images * 1e6,5:F1}), libtorch fp32 conv2d {torch / images * 1e6,6:F1} µs/img ({torch / xnor:F1}×, in place {torch / inPlace:F1}×), TorchSharp layer {layer / images * 1e6,6:F1} µs/img ({layer / xnor:F1}×, {layer / inPlace:F1}×)");
                 }
         }
     }

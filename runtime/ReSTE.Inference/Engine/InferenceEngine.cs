@@ -125,6 +125,21 @@ namespace ReSTE.Inference.Engine
             finally { _pool.Add(ws); }
         }
 
+        /// <summary>A workspace of this engine's sizes (for benchmarks that run the steps on resident data).</summary>
+        internal Workspace RentWorkspace() => Rent();
+
+        /// <summary>Copies up to <see cref="BitPlaneConv.MaxBatch"/> images into <paramref name="ws"/>'s input slot.</summary>
+        internal void LoadGroup(Workspace ws, ReadOnlySpan<float> images, int n)
+        {
+            for (int i = 0; i < n; i++) images.Slice(i * InputLength, InputLength).CopyTo(ws.Slots[0].AsSpan(i * _slotSizes[0], InputLength));
+        }
+
+        /// <summary>Runs every step on the group of <paramref name="n"/> images already in <paramref name="ws"/>'s input slot.</summary>
+        internal void RunSteps(Workspace ws, int n)
+        {
+            foreach (var step in _steps) step.Run(ws, n);
+        }
+
         /// <summary>The index of the largest value (the first one on ties).</summary>
         public static int ArgMax(ReadOnlySpan<float> values)
         {
