@@ -18,6 +18,7 @@ namespace ReSTE.Benchmarks
             ReSTE.Runtime.Native.LibTorch.LimitOneDnnIsa();
             if (args.Length > 0 && args[0] == "--quick") { Quick.Run(); return; }
             if (args.Length > 0 && args[0] == "--phases") { Phases.Run(); return; }
+            if (args.Length == 3 && args[0] == "--layer") { Phases.Layer(int.Parse(args[1]), int.Parse(args[2])); return; }
             // In process: BenchmarkDotNet's generated project would not carry libtorch's native libraries (nor the
             // libstdc++ compatibility patch of libLibTorchSharp.so) that this app's output folder holds.
             var config = DefaultConfig.Instance.AddColumn(StatisticColumn.OperationsPerSecond);

@@ -495,29 +495,84 @@ namespace ReSTE.Inference.Engine
                     float* y = Output + (long)image * OutStride + (long)o * n;
                     float s = Step.Scale[o];
                     int i = 0;
+                    var fusedOp = Step.ReluThenAffine;
                     if (Avx512F.IsSupported)
                     {
                         var vs = Vector512.Create(s);
-                        if (Step.ReluThenAffine is { } bn)
-                        {
-                            // The ReSTE block's BN(ReLU(conv)) in one pass.
-                            var a = Vector512.Create(bn.A![o]); var b = Vector512.Create(bn.B![o]);
-                            for (; i + 16 <= n; i += 16)
-                            {
-                                var v = Vector512.Max(Vector512.ConvertToSingle(counts.Dot16(i)) * vs, Vector512<float>.Zero);
-                                Vector512.FusedMultiplyAdd(v, a, b).Store(y + i);
-                            }
-                        }
+                        var a = fusedOp is { } f1 ? Vector512.Create(f1.A![o]) : default;
+                        var b = fusedOp is { } f2 ? Vector512.Create(f2.B![o]) : default;
+                        if (fusedOp is not null)
+                            i = counts.Bias is not null
+                                ? counts.Sign > 0 ? SetLoop<PlusSign, ReluAffine>(counts, y, vs, a, b) : SetLoop<MinusSign, ReluAffine>(counts, y, vs, a, b)
+                                : CountLoop<ReluAffine>(counts, y, vs, a, b);
                         else
-                            for (; i + 16 <= n; i += 16) (Vector512.ConvertToSingle(counts.Dot16(i)) * vs).Store(y + i);
+                            i = counts.Bias is not null
+                                ? counts.Sign > 0 ? SetLoop<PlusSign, ScaleOnly>(counts, y, vs, a, b) : SetLoop<MinusSign, ScaleOnly>(counts, y, vs, a, b)
+                                : CountLoop<ScaleOnly>(counts, y, vs, a, b);
                     }
-                    if (Step.ReluThenAffine is { } fused)
+                    if (fusedOp is { } fused)
                     {
                         for (; i < n; i++) y[i] = fused.Apply(Step.Epilogue[0].Apply(counts.Dot(i) * s, o), o);
                         return;
                     }
                     for (; i < n; i++) y[i] = counts.Dot(i) * s;
                     Pointwise.Apply(Step.Epilogue, y, n, o);
+                }
+
+                interface ISign { static abstract Vector512<int> Apply(Vector512<int> bias, Vector512<int> t); }
+                readonly struct PlusSign : ISign { public static Vector512<int> Apply(Vector512<int> bias, Vector512<int> t) => bias + t; }
+                readonly struct MinusSign : ISign { public static Vector512<int> Apply(Vector512<int> bias, Vector512<int> t) => bias - t; }
+
+                interface IEpilogue { static abstract Vector512<float> Apply(Vector512<float> v, Vector512<float> a, Vector512<float> b); }
+                /// <summary>The ReSTE block's BN(ReLU(conv)) in the same pass.</summary>
+                readonly struct ReluAffine : IEpilogue
+                {
+                    public static Vector512<float> Apply(Vector512<float> v, Vector512<float> a, Vector512<float> b) =>
+                        Vector512.FusedMultiplyAdd(Vector512.Max(v, Vector512<float>.Zero), a, b);
+                }
+                readonly struct ScaleOnly : IEpilogue
+                {
+                    public static Vector512<float> Apply(Vector512<float> v, Vector512<float> a, Vector512<float> b) => v;
+                }
+
+                /// <summary>Set counts: dot = bias ± (4·C − 2·S), then ·β (one rounding) and the epilogue; whole vectors only.</summary>
+                [MethodImpl(MethodImplOptions.AggressiveInlining)]
+                static int SetLoop<TSign, TEpi>(in BitPlaneConv.Counts counts, float* y, Vector512<float> vs, Vector512<float> a, Vector512<float> b)
+                    where TSign : struct, ISign where TEpi : struct, IEpilogue
+                {
+                    ushort* set = counts.Agree, all = counts.Valid;
+                    short* bias = counts.Bias;
+                    int n = counts.Length, i = 0;
+                    for (; i + 16 <= n; i += 16)
+                    {
+                        var t = (Avx512F.ConvertToVector512Int32(Vector256.Load(set + i)) << 2) - (Avx512F.ConvertToVector512Int32(Vector256.Load(all + i)) << 1);
+                        var dot = TSign.Apply(Avx512F.ConvertToVector512Int32(Vector256.Load(bias + i)), t);
+                        TEpi.Apply(Vector512.ConvertToSingle(dot) * vs, a, b).Store(y + i);
+                    }
+                    return i;
+                }
+
+                /// <summary>Agreement counts: dot = 2·agree − valid (counted or analytic); whole vectors only.</summary>
+                [MethodImpl(MethodImplOptions.AggressiveInlining)]
+                static int CountLoop<TEpi>(in BitPlaneConv.Counts counts, float* y, Vector512<float> vs, Vector512<float> a, Vector512<float> b)
+                    where TEpi : struct, IEpilogue
+                {
+                    ushort* agree = counts.Agree, valid = counts.Valid;
+                    int* analytic = counts.Analytic;
+                    int n = counts.Length, i = 0;
+                    if (valid is null)
+                        for (; i + 16 <= n; i += 16)
+                        {
+                            var dot = (Avx512F.ConvertToVector512Int32(Vector256.Load(agree + i)) << 1) - Vector512.Load(analytic + i);
+                            TEpi.Apply(Vector512.ConvertToSingle(dot) * vs, a, b).Store(y + i);
+                        }
+                    else
+                        for (; i + 16 <= n; i += 16)
+                        {
+                            var dot = (Avx512F.ConvertToVector512Int32(Vector256.Load(agree + i)) << 1) - Avx512F.ConvertToVector512Int32(Vector256.Load(valid + i));
+                            TEpi.Apply(Vector512.ConvertToSingle(dot) * vs, a, b).Store(y + i);
+                        }
+                    return i;
                 }
             }
 
