@@ -120,7 +120,7 @@ namespace ReSTE.Samples
                 if (!Models.ModelZoo.AllModels.Contains(m))
                     throw new UsageException($"--model: unknown model '{m}'; expected one of {string.Join(", ", Models.ModelZoo.CifarModels)}.");
                 if (!Models.ModelZoo.CifarModels.Contains(m) && cmd.Name != "bench")
-                    throw new UsageException($"--model: '{m}' is an ImageNet definition; train and eval take {string.Join(", ", Models.ModelZoo.CifarModels)}.");
+                    throw new UsageException($"--model: '{m}' is an ImageNet definition; {cmd.Name} takes {string.Join(", ", Models.ModelZoo.CifarModels)}.");
             }
             if (Has(Epochs) && r.GetValue(Epochs) < 1) throw new UsageException($"--epochs must be ≥ 1, not {r.GetValue(Epochs)}.");
             if (Has(Batch) && r.GetValue(Batch) < 1) throw new UsageException($"--batch must be ≥ 1, not {r.GetValue(Batch)}.");

@@ -57,5 +57,34 @@ namespace ReSTE.Inference.Tests
             Assert.Equal(1, code);
             Assert.Contains("exactly one of --checkpoint, --weights and --random-init", err);
         }
+
+        [Theory]
+        [InlineData("vgg-small", "4,571,136", 5, 3)]   // binary weights; binary convs; max-pools
+        [InlineData("resnet18", "10,985,472", 16, 0)]
+        public void Export_VggSmallAndResNet18_ThenInfer(string name, string binary, int binaryConvs, int pools)
+        {
+            var file = Path.Combine(_dir, name + ".rbnn");
+            var (code, output, err) = Run("export", "--model", name, "--random-init", "--out", file);
+            Assert.True(code == 0, err);
+            Assert.Contains(binary + " binary", output);
+            var model = PackedModelFile.Load(file);
+            Assert.Equal(binaryConvs, model.Ops.Count(op => op is BinaryConv2dOp));
+            Assert.Equal(pools, model.Ops.Count(op => op is MaxPool2dOp));
+            Assert.Equal(name == "resnet18" ? 3 : 0, model.Ops.Count(op => op is ShortcutBranchOp));
+            Assert.Equal(name, model.Metadata["model"]);
+
+            (code, output, err) = Run("infer", "--packed", file, "--test-limit", "16", "--threads", "2");
+            Assert.True(code == 0, err);
+            Assert.Matches(new Regex(@"16 test images, top-1 \d+\.\d\d%"), output);
+        }
+
+        [Fact]
+        public void Export_AnImageNetModel_IsRefusedNamingThePackableOnes()
+        {
+            var (code, _, err) = Run("export", "--model", "resnet18-imagenet", "--random-init", "--out", Path.Combine(_dir, "x.rbnn"));
+            Assert.Equal(2, code); // a usage error, before anything is built
+            Assert.Contains("'resnet18-imagenet' is an ImageNet definition; export takes resnet20, resnet20-bireal, resnet18, vgg-small", err);
+            Assert.False(File.Exists(Path.Combine(_dir, "x.rbnn")));
+        }
     }
 }

@@ -22,6 +22,17 @@ namespace ReSTE.Inference.Engine
     /// into bit-sliced counters with vpternlogq carry-save adders, about 2.3 instructions per 512 bit-products, then
     /// turned into integers per pixel by transposing the counter planes with vpermb and gf2p8affineqb.
     /// </para>
+    /// <para>
+    /// Set counting, when the input holds no exact zero and no weight is 0: there N = inside ∧ ¬P, so with S = the
+    /// count of all P planes (once per image, shared by the output channels), P⁺ and P⁻ the counts of the P planes
+    /// under the +1 and the −1 weights, and V the −1 weights whose tap is inside the image, agree = 2·P⁺ + V − S =
+    /// S + V − 2·P⁻. Each output channel counts only its smaller weight set (about half the inputs) and the N planes
+    /// are not even built; dot = (2·V − A) ± (4·C − 2·S), with 2·V − A precomputed per output channel and pixel.
+    /// </para>
+    /// <para>
+    /// A call may split its output channels over several threads (<see cref="Scratch.Threads"/>, each with counts of
+    /// its own) once its counting work passes <see cref="ParallelWork"/>: batch-1 latency on more than one core.
+    /// </para>
     /// </summary>
     internal sealed unsafe class BitPlaneConv
     {
