@@ -68,6 +68,8 @@ namespace ReSTE.Inference.Engine
         readonly int[]? _setOffsets, _setStart;
         readonly sbyte[]? _setSign;
         readonly short[]? _setBias;
+        /// <summary>Counter planes the largest weight set needs (a set is at most half the inputs: often one plane less).</summary>
+        readonly int _setBits;
         /// <summary>Bit-sliced counter planes the largest count needs.</summary>
         readonly int _agreeBits;
         readonly int _rowWords, _streamWords;
@@ -205,6 +207,9 @@ namespace ReSTE.Inference.Engine
                 }
                 _setStart[OutC] = offsets.Count;
                 _setOffsets = offsets.ToArray();
+                int largest = 0;
+                for (int o = 0; o < OutC; o++) largest = Math.Max(largest, _setStart[o + 1] - _setStart[o]);
+                _setBits = BitLength(largest);
             }
         }
 
@@ -397,8 +402,8 @@ namespace ReSTE.Inference.Engine
                         int first = _setStart![o], n = _setStart[o + 1] - first;
                         for (int v = 0; v < _vp; v++)
                         {
-                            Count(new IndexedInputs(s.Taps + v, offsets + first), n, planes, _agreeBits);
-                            ToCounts(planes, _agreeBits, counts + v * 512, simd);
+                            Count(new IndexedInputs(s.Taps + v, offsets + first), n, planes, _setBits);
+                            ToCounts(planes, _setBits, counts + v * 512, simd);
                         }
                         EmitSet(sink, image, o, counts, s.Valid);
                     }
@@ -468,8 +473,8 @@ namespace ReSTE.Inference.Engine
                     for (int o = from; o < to; o++)
                     {
                         int first = _setStart![o];
-                        Count(new IndexedInputs(s.Taps, offsets + first), _setStart[o + 1] - first, planes, _agreeBits);
-                        ToCounts(planes, _agreeBits, counts, simd);
+                        Count(new IndexedInputs(s.Taps, offsets + first), _setStart[o + 1] - first, planes, _setBits);
+                        ToCounts(planes, _setBits, counts, simd);
                         for (int g = 0; g < m; g++) EmitSet(sink, firstImage + g, o, counts + g * laneBits, s.Valid + g * laneBits);
                     }
                 return;
