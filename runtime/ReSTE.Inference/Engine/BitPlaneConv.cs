@@ -163,12 +163,7 @@ namespace ReSTE.Inference.Engine
                 for (int ox = 0; ox < OutW; ox++)
                 {
                     int n = 0;
-                    for (int ky = 0; ky < KH; ky++)
-                        for (int kx = 0; kx < KW; kx++)
-                        {
-                            int iy = oy * Stride - Pad + ky, ix = ox * Stride - Pad + kx;
-                            if ((uint)iy < (uint)inH && (uint)ix < (uint)inW) n++;
-                        }
+                    for (int t = 0; t < Taps; t++) if (TapInside(oy, ox, t)) n++;
                     _analyticValid[oy * OutW + ox] = InC * n;
                 }
             // (2·V − A must fit a short: up to 16,383 inputs per output.)
@@ -196,12 +191,7 @@ namespace ReSTE.Inference.Engine
                         for (int ox = 0; ox < OutW; ox++)
                         {
                             int v = 0;
-                            for (int ky = 0; ky < KH; ky++)
-                                for (int kx = 0; kx < KW; kx++)
-                                {
-                                    int iy = oy * Stride - Pad + ky, ix = ox * Stride - Pad + kx;
-                                    if ((uint)iy < (uint)inH && (uint)ix < (uint)inW) v += negPerTap[ky * KW + kx];
-                                }
+                            for (int t = 0; t < Taps; t++) if (TapInside(oy, ox, t)) v += negPerTap[t];
                             _setBias[o * PlaneBits + oy * OutW + ox] = (short)(2 * v - _analyticValid[oy * OutW + ox]);
                         }
                 }
@@ -211,6 +201,13 @@ namespace ReSTE.Inference.Engine
                 for (int o = 0; o < OutC; o++) largest = Math.Max(largest, _setStart[o + 1] - _setStart[o]);
                 _setBits = BitLength(largest);
             }
+        }
+
+        /// <summary>Whether tap t (row-major in the kernel) of output pixel (oy, ox) falls inside the input, not the padding.</summary>
+        bool TapInside(int oy, int ox, int t)
+        {
+            int iy = oy * Stride - Pad + t / KW, ix = ox * Stride - Pad + t % KW;
+            return (uint)iy < (uint)InH && (uint)ix < (uint)InW;
         }
 
         static int BitLength(int count) => Math.Max(5, 32 - BitOperations.LeadingZeroCount((uint)count));

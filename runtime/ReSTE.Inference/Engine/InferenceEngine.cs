@@ -901,11 +901,7 @@ namespace ReSTE.Inference.Engine
                 // A BatchNorm right after the convolution is not folded into its weights: exact algebra, but not the
                 // floats libtorch computes (it rounds the sum, then x·α + β), and an activation within rounding of 0
                 // would then binarize differently downstream. It runs in the epilogue instead.
-                while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { step.Epilogue.Add(pw); i++; }
-                steps.Add(step);
-                Release(CurrentSlot);
-                CurrentSlot = outSlot;
-                return i;
+                return AddWithEpilogue(step, step.Epilogue, ops, i, steps);
             }
 
             int PlanBinaryConv(BinaryConv2dOp b, IReadOnlyList<DeployOp> ops, int i, List<Step> steps)
@@ -920,15 +916,26 @@ namespace ReSTE.Inference.Engine
                 int outSlot = NewSlot(outShape.Length);
                 var step = new BinaryConvStep { In = CurrentSlot, Out = outSlot, Kernel = kernel, Scale = scale, Name = b.Name };
                 Shape = outShape;
-                while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { step.Epilogue.Add(pw); i++; }
-                if (step.Epilogue.Count == 2 && step.Epilogue[0].Kind == PointwiseKind.Relu && step.Epilogue[1].Kind == PointwiseKind.Affine)
-                    step.ReluThenAffine = step.Epilogue[1];
-                steps.Add(step);
                 TapVectors = Math.Max(TapVectors, kernel.TapVectors);
                 BitWords = Math.Max(BitWords, kernel.BitScratchWords);
                 CountSlots = Math.Max(CountSlots, kernel.CountSlots);
+                i = AddWithEpilogue(step, step.Epilogue, ops, i, steps);
+                if (step.Epilogue.Count == 2 && step.Epilogue[0].Kind == PointwiseKind.Relu && step.Epilogue[1].Kind == PointwiseKind.Affine)
+                    step.ReluThenAffine = step.Epilogue[1];
+                return i;
+            }
+
+            /// <summary>
+            /// Takes the element-wise ops after op <paramref name="i"/> into <paramref name="epilogue"/> (applied as each
+            /// output plane is written), adds <paramref name="step"/> and makes its output the current activation.
+            /// Returns the index of the last op consumed.
+            /// </summary>
+            int AddWithEpilogue(Step step, List<Pointwise> epilogue, IReadOnlyList<DeployOp> ops, int i, List<Step> steps)
+            {
+                while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { epilogue.Add(pw); i++; }
+                steps.Add(step);
                 Release(CurrentSlot);
-                CurrentSlot = outSlot;
+                CurrentSlot = step.Out;
                 return i;
             }
 
@@ -969,11 +976,7 @@ namespace ReSTE.Inference.Engine
                 int outSlot = NewSlot(outShape.Length);
                 var step = new MaxPoolStep { In = CurrentSlot, Out = outSlot, InShape = Shape, OutShape = outShape, Kernel = m.Kernel, Stride = m.Stride };
                 Shape = outShape;
-                while (i + 1 < ops.Count && ToPointwise(ops[i + 1]) is { } pw) { step.Epilogue.Add(pw); i++; }
-                steps.Add(step);
-                Release(CurrentSlot);
-                CurrentSlot = outSlot;
-                return i;
+                return AddWithEpilogue(step, step.Epilogue, ops, i, steps);
             }
 
             void PlanLinear(LinearOp l, List<Step> steps)
