@@ -488,8 +488,24 @@ namespace ReSTE.Inference.Engine
                 public float* Output;
                 public int OutStride;
                 public BinaryConvStep Step = null!;
+                /// <summary>An identity shortcut added after the epilogue (null: none), and its floats per image.</summary>
+                public float* Shortcut;
+                public int ShortcutStride;
+
                 [MethodImpl(MethodImplOptions.AggressiveOptimization)]
                 public override void Write(int image, int o, in BitPlaneConv.Counts counts)
+                {
+                    WritePlane(image, o, counts);
+                    if (Shortcut is null) return;
+                    // out + shortcut, as the block's add rounds it, while the plane is still in L1.
+                    int n = counts.Length, i = 0;
+                    float* y = Output + (long)image * OutStride + (long)o * n, sc = Shortcut + (long)image * ShortcutStride + (long)o * n;
+                    for (; i + 16 <= n; i += 16) (Vector512.Load(y + i) + Vector512.Load(sc + i)).Store(y + i);
+                    for (; i < n; i++) y[i] += sc[i];
+                }
+
+                [MethodImpl(MethodImplOptions.AggressiveInlining)]
+                void WritePlane(int image, int o, in BitPlaneConv.Counts counts)
                 {
                     int n = counts.Length;
                     float* y = Output + (long)image * OutStride + (long)o * n;
@@ -578,17 +594,21 @@ namespace ReSTE.Inference.Engine
 
             /// <summary>The epilogue's BatchNorm when it is exactly ReLU then BatchNorm (fused in one pass), else null.</summary>
             public Pointwise? ReluThenAffine;
+            /// <summary>The slot of an identity shortcut added to the output (a residual block's end fused in), or −1.</summary>
+            public int Shortcut = -1;
 
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public override void Run(Workspace ws, int n)
             {
-                fixed (float* x = ws.Slots[In], y = ws.Slots[Out])
+                fixed (float* x = ws.Slots[In], y = ws.Slots[Out], sc = ws.Slots[Shortcut < 0 ? Out : Shortcut])
                 {
-                    var sink = new FloatSink { Output = y, OutStride = ws.SlotSizes[Out], Step = this };
+                    var sink = new FloatSink { Output = y, OutStride = ws.SlotSizes[Out], Step = this,
+                        Shortcut = Shortcut < 0 ? null : sc, ShortcutStride = Shortcut < 0 ? 0 : ws.SlotSizes[Shortcut] };
                     Kernel.Run(x, n, ws.SlotSizes[In], sink, ws.Threads > 1 ? ws.Scratch.WithThreads(ws.Threads) : ws.Scratch);
                 }
             }
             public override string Describe() => $"BinaryConv2d(bit-planes) {Name} {Kernel.InC}×{Kernel.InH}×{Kernel.InW}→{Kernel.OutC}×{Kernel.OutH}×{Kernel.OutW}"
+                + (Shortcut >= 0 ? " (+ identity shortcut after the epilogue)" : "")
                 + (Epilogue.Count > 0 ? " + " + string.Join(" → ", Epilogue.ConvertAll(o => o.Describe())) : "");
         }
 
@@ -963,6 +983,13 @@ namespace ReSTE.Inference.Engine
                     throw Error(r, $"the shortcut gives {sc}×{sh}×{sw}, the block's body {Shape}.");
                 if (block.Slot == CurrentSlot || CurrentIsSaved())
                     throw Error(r, "a residual block whose body is empty (x + x) is not supported.");
+                if (r.Shortcut == ShortcutKind.Identity && steps[^1] is BinaryConvStep last && last.Out == CurrentSlot && last.Shortcut < 0)
+                {
+                    // The add joins the binary convolution's epilogue: one pass less over the block's output.
+                    last.Shortcut = block.Slot;
+                    Release(block.Slot);
+                    return;
+                }
                 steps.Add(new ResidualAddStep { In = CurrentSlot, Out = CurrentSlot, Saved = block.Slot, SavedShape = savedShape, Shape = Shape,
                     Stride = r.Shortcut == ShortcutKind.Identity ? 1 : r.Stride, PadBefore = r.PadBefore });
                 Release(block.Slot);
