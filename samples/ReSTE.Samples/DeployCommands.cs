@@ -244,7 +244,8 @@ namespace ReSTE.Samples
         /// <summary>A PNG as CHW floats in [0, 1], resized to 32×32 when it is another size.</summary>
         static float[] ReadPng(string path)
         {
-            using var decoded = SKBitmap.Decode(path) ?? throw new InvalidDataException($"'{path}' is not an image SkiaSharp can decode.");
+            if (!File.Exists(path)) throw new FileNotFoundException($"--png: no file at '{path}'.", path);
+            using var decoded = SKBitmap.Decode(path) ?? throw new InvalidDataException($"--png: '{path}' is not an image SkiaSharp can decode.");
             using var rgba = new SKBitmap(new SKImageInfo(32, 32, SKColorType.Rgba8888, SKAlphaType.Unpremul));
             if (!decoded.ScalePixels(rgba, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None)))
                 throw new InvalidDataException($"'{path}' could not be resized to 32×32.");

@@ -86,5 +86,32 @@ namespace ReSTE.Inference.Tests
             Assert.Contains("'resnet18-imagenet' is an ImageNet definition; export takes resnet20, resnet20-bireal, resnet18, vgg-small", err);
             Assert.False(File.Exists(Path.Combine(_dir, "x.rbnn")));
         }
+
+        [Fact]
+        public void Infer_OnAPng_PrintsTheClassAndTenLogits()
+        {
+            var file = Path.Combine(_dir, "r20.rbnn");
+            Assert.Equal(0, Run("export", "--random-init", "--out", file).Code);
+            // A 40×40 image: infer resizes it to 32×32.
+            var png = Path.Combine(_dir, "red.png");
+            using (var bitmap = new SkiaSharp.SKBitmap(40, 40))
+            {
+                bitmap.Erase(new SkiaSharp.SKColor(220, 30, 30));
+                using var data = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+                File.WriteAllBytes(png, data.ToArray());
+            }
+            var (code, output, err) = Run("infer", "--packed", file, "--png", png);
+            Assert.True(code == 0, err);
+            var line = output.Split('\n').Single(l => l.StartsWith(png, StringComparison.Ordinal));
+            Assert.Matches(new Regex(@": (airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck) \(logits( -?\d+\.\d{3}){10}\)"), line);
+
+            (code, _, err) = Run("infer", "--packed", file, "--png", Path.Combine(_dir, "missing.png"));
+            Assert.Equal(1, code);
+            Assert.Contains("--png: no file at", err);
+            File.WriteAllText(Path.Combine(_dir, "text.png"), "not an image");
+            (code, _, err) = Run("infer", "--packed", file, "--png", Path.Combine(_dir, "text.png"));
+            Assert.Equal(1, code);
+            Assert.Contains("is not an image SkiaSharp can decode", err);
+        }
     }
 }
