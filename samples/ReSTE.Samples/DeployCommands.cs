@@ -59,9 +59,6 @@ namespace ReSTE.Samples
 
         static bool Given(ParseResult r, Option o) => r.GetResult(o) is { Implicit: false };
 
-        /// <summary>The models export packs (the CIFAR-10 ones).</summary>
-        static readonly string[] Packable = { "resnet20", "resnet20-bireal", "resnet18", "vgg-small" };
-
         /// <summary>The TorchSharp model with its weights, and its CLI name.</summary>
         static (nn.Module<Tensor, Tensor> Model, string Name, string Source) LoadTorchModel(ParseResult r, bool allowRandom)
         {
@@ -85,8 +82,9 @@ namespace ReSTE.Samples
                     if (!Given(r, Cli.EstimatorName) && Tag("estimator") is { } e) estimator = EstimatorFactory.Parse(e);
                     if (!Given(r, Cli.A32) && Tag("a32") is { } a) a32 = a == "true";
                 }
-                if (Array.IndexOf(Packable, name) < 0)
-                    throw new ArgumentException($"--model: '{name}' cannot be packed; export takes {string.Join(", ", Packable)}.");
+                // A checkpoint's model tag bypasses the --model check: export packs the CIFAR-10 models only.
+                if (!ModelZoo.CifarModels.Contains(name))
+                    throw new ArgumentException($"--model: '{name}' cannot be packed; export takes {string.Join(", ", ModelZoo.CifarModels)}.");
                 LibTorch.Initialize("cpu");
                 manual_seed(r.GetValue(InitSeed));
                 var model = ModelZoo.Create(name, estimator, !a32);

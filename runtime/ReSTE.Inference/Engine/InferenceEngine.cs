@@ -104,18 +104,15 @@ namespace ReSTE.Inference.Engine
         /// </summary>
         internal void RunInto(ReadOnlySpan<float> images, int count, Span<float> output, int layerThreads = 1)
         {
-            var ws = Rent();
+            var ws = RentWorkspace();
             ws.Threads = layerThreads;
             try
             {
                 for (int first = 0; first < count; first += BitPlaneConv.MaxBatch)
                 {
                     int n = Math.Min(BitPlaneConv.MaxBatch, count - first);
-                    var x = ws.Slots[0];
-                    int inSize = _slotSizes[0];
-                    for (int i = 0; i < n; i++)
-                        images.Slice((first + i) * InputLength, InputLength).CopyTo(x.AsSpan(i * inSize, InputLength));
-                    foreach (var step in _steps) step.Run(ws, n);
+                    LoadGroup(ws, images.Slice(first * InputLength), n);
+                    RunSteps(ws, n);
                     var y = ws.Slots[_finalSlot];
                     int outSize = _slotSizes[_finalSlot];
                     for (int i = 0; i < n; i++)
@@ -125,8 +122,6 @@ namespace ReSTE.Inference.Engine
             finally { _pool.Add(ws); }
         }
 
-        /// <summary>A workspace of this engine's sizes (for benchmarks that run the steps on resident data).</summary>
-        internal Workspace RentWorkspace() => Rent();
 
         /// <summary>Copies up to <see cref="BitPlaneConv.MaxBatch"/> images into <paramref name="ws"/>'s input slot.</summary>
         internal void LoadGroup(Workspace ws, ReadOnlySpan<float> images, int n)
@@ -148,7 +143,8 @@ namespace ReSTE.Inference.Engine
             return best;
         }
 
-        Workspace Rent() => _pool.TryTake(out var ws) ? ws : new Workspace(_slotSizes, _tapVectors, _bitWords, _countSlots, _paddedFloats);
+        /// <summary>A workspace of this engine's sizes, from the pool (benchmarks also run the steps on one directly).</summary>
+        internal Workspace RentWorkspace() => _pool.TryTake(out var ws) ? ws : new Workspace(_slotSizes, _tapVectors, _bitWords, _countSlots, _paddedFloats);
 
         /// <summary>One thread's buffers: activation slots (room for a group of images each) and bit-plane scratch.</summary>
         internal sealed class Workspace
@@ -213,6 +209,12 @@ namespace ReSTE.Inference.Engine
                 _ => MathF.FusedMultiplyAdd(v, A![c], B![c]),
             };
 
+            /// <summary>The ops in order ("ReLU → BatchNorm(affine)").</summary>
+            public static string Chain(List<Pointwise> ops) => string.Join(" → ", ops.ConvertAll(o => o.Describe()));
+
+            /// <summary>" + " and the ops, for a step that applies them as its epilogue; empty without ops.</summary>
+            public static string Suffix(List<Pointwise> ops) => ops.Count > 0 ? " + " + Chain(ops) : "";
+
             /// <summary>Applies the ops in order to one channel's plane, in place.</summary>
             public static void Apply(List<Pointwise> ops, float* plane, int n, int c)
             {
@@ -272,7 +274,7 @@ namespace ReSTE.Inference.Engine
                             Pointwise.Apply(Ops, dst, plane, c);
                         }
             }
-            public override string Describe() => string.Join(" → ", Ops.ConvertAll(o => o.Describe()));
+            public override string Describe() => Pointwise.Chain(Ops);
         }
 
         sealed class NormalizeStep : Step
@@ -469,7 +471,7 @@ namespace ReSTE.Inference.Engine
                     Pointwise.Apply(Epilogue, dst, plane, o);
                 }
             }
-            public override string Describe() => $"Conv2d {Name} {InShape}→{OutShape}" + (Epilogue.Count > 0 ? " + " + string.Join(" → ", Epilogue.ConvertAll(o => o.Describe())) : "");
+            public override string Describe() => $"Conv2d {Name} {InShape}→{OutShape}" + Pointwise.Suffix(Epilogue);
         }
 
         sealed class BinaryConvStep : Step
@@ -609,7 +611,7 @@ namespace ReSTE.Inference.Engine
             }
             public override string Describe() => $"BinaryConv2d(bit-planes) {Name} {Kernel.InC}×{Kernel.InH}×{Kernel.InW}→{Kernel.OutC}×{Kernel.OutH}×{Kernel.OutW}"
                 + (Shortcut >= 0 ? " (+ identity shortcut after the epilogue)" : "")
-                + (Epilogue.Count > 0 ? " + " + string.Join(" → ", Epilogue.ConvertAll(o => o.Describe())) : "");
+                + Pointwise.Suffix(Epilogue);
         }
 
         sealed class ResidualAddStep : Step
@@ -689,7 +691,7 @@ namespace ReSTE.Inference.Engine
                             Pointwise.Apply(Epilogue, y, oh * ow, c);
                         }
             }
-            public override string Describe() => $"MaxPool {Kernel}×{Kernel}/{Stride} {InShape}→{OutShape}" + (Epilogue.Count > 0 ? " + " + string.Join(" → ", Epilogue.ConvertAll(o => o.Describe())) : "");
+            public override string Describe() => $"MaxPool {Kernel}×{Kernel}/{Stride} {InShape}→{OutShape}" + Pointwise.Suffix(Epilogue);
         }
 
         sealed class GlobalAvgPoolStep : Step

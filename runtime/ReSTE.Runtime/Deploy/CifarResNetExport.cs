@@ -42,19 +42,18 @@ namespace ReSTE.Runtime.Deploy
                     string p = $"layer{stage}.{block}";
                     var conv1 = (IBinaryLayer)b.Module($"{p}.conv1");
                     long planes = conv1.LatentWeight.shape[0];
-                    int before = b.Ops.Count;
                     b.BeginResidual(p).BinaryConv($"{p}.conv1");
                     var first = (BinaryConv2dOp)b.Ops[^1];
                     bool down = first.Stride != 1 || channels != planes;
-                    long pad = (planes - channels) / 2;
-                    if (down && !b.Has($"{p}.shortcut") && (first.Stride < 1 || planes < channels))
-                        throw new NotSupportedException($"'{p}': option-A shortcuts only widen ({channels}→{planes}).");
-                    bool projection = b.Has($"{p}.shortcut");
+                    bool projection = b.Has($"{p}.shortcut"), optionA = down && !projection;
                     if (projection && biReal) throw new NotSupportedException($"'{p}': a Bi-Real block with a projection shortcut is not exported.");
                     if (projection && !down) throw new NotSupportedException($"'{p}' has a shortcut module but keeps its shape; only identity shortcuts are exported there.");
-                    ShortcutKind kind = down && !projection ? ShortcutKind.OptionA : ShortcutKind.Identity;
-                    int stride = kind == ShortcutKind.OptionA ? first.Stride : 1;
-                    int padBefore = kind == ShortcutKind.OptionA ? (int)pad : 0, padAfter = kind == ShortcutKind.OptionA ? (int)(planes - channels - pad) : 0;
+                    if (optionA && planes < channels)
+                        throw new NotSupportedException($"'{p}': option-A shortcuts only widen ({channels}→{planes}).");
+                    long pad = (planes - channels) / 2;
+                    ShortcutKind kind = optionA ? ShortcutKind.OptionA : ShortcutKind.Identity;
+                    int stride = optionA ? first.Stride : 1;
+                    int padBefore = optionA ? (int)pad : 0, padAfter = optionA ? (int)(planes - channels - pad) : 0;
                     b.ReLU($"{p}.relu1").BatchNorm($"{p}.bn1");
                     if (biReal) b.EndResidual($"{p}.shortcut1", kind, stride, padBefore, padAfter).BeginResidual($"{p}.inner");
                     b.BinaryConv($"{p}.conv2").ReLU($"{p}.relu2").BatchNorm($"{p}.bn2");
