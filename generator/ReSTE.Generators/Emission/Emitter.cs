@@ -12,10 +12,10 @@ namespace ReSTE.Generators.Emission
     internal static class Emitter
     {
         const string Tensor = "global::TorchSharp.torch.Tensor";
-        const string Parameter = "global::TorchSharp.Modules.Parameter";
         const string Torch = "global::TorchSharp.torch";
         const string Estimators = "global::ReSTE.Runtime.Estimators";
         const string Runtime = "global::ReSTE.Runtime";
+        const string Layers = "global::ReSTE.Runtime.Layers";
 
         /// <summary>How one estimator is written: its state object and how its backward is called.</summary>
         sealed class EstimatorCode
@@ -55,7 +55,7 @@ namespace ReSTE.Generators.Emission
                         Description = $"ReSTE backward with t = {Literal(p.T)} and m = {Literal(p.M)} inlined, o given per call ({p.Schedule} schedule from 1 to {Literal(p.OEnd)})",
                         ApplyParameters = "double o",
                         SavedValue = "o",
-                        Unpack = "var o = (double)ctx.get_data(\"o\");",
+                        Unpack = "var o = (double)ctx.get_data(\"p\");",
                         Gradient = $"{Estimators}.ReSTEEstimator.Backward(z, g, o, {Literal(p.T)}, {Literal(p.M)})",
                         CallArguments = "estimator.O",
                     };
@@ -91,7 +91,7 @@ namespace ReSTE.Generators.Emission
                         Description = $"EDE backward, t and k given per call (t from {Literal(p.EdeTMin)} to {Literal(p.EdeTMax)})",
                         ApplyParameters = "double t, double k",
                         SavedValue = "(t, k)",
-                        Unpack = "var (t, k) = ((double, double))ctx.get_data(\"tk\");",
+                        Unpack = "var (t, k) = ((double, double))ctx.get_data(\"p\");",
                         Gradient = $"{Estimators}.EdeEstimator.Backward(z, g, t, k)",
                         CallArguments = "estimator.T, estimator.K",
                     };
@@ -119,7 +119,7 @@ namespace ReSTE.Generators.Emission
                         Description = $"RBNN backward, t and k given per call (t from {Literal(p.RbnnTMin)} to {Literal(p.RbnnTMax)})",
                         ApplyParameters = "double t, double k",
                         SavedValue = "(t, k)",
-                        Unpack = "var (t, k) = ((double, double))ctx.get_data(\"tk\");",
+                        Unpack = "var (t, k) = ((double, double))ctx.get_data(\"p\");",
                         Gradient = $"{Estimators}.RbnnEstimator.Backward(z, g, t, k)",
                         CallArguments = "estimator.T, estimator.K",
                     };
@@ -127,8 +127,6 @@ namespace ReSTE.Generators.Emission
                     throw new ArgumentOutOfRangeException(nameof(p), p.Estimator, "Unknown estimator.");
             }
         }
-
-        static string SavedKey(EstimatorCode e) => e.SavedValue == "o" ? "o" : "tk";
 
         public static string Emit(BinarizeSpec spec)
         {
@@ -147,7 +145,7 @@ namespace ReSTE.Generators.Emission
             w.Open($"partial {spec.Keyword} {spec.ClassName}");
 
             w.Line($"/// <summary>Creates the binary layers of this class's policy ({policyText}).</summary>");
-            w.Line("public static global::ReSTE.Runtime.Layers.IBinaryLayerFactory Layers { get; } = new BinaryLayers();");
+            w.Line($"public static {Layers}.IBinaryLayerFactory Layers {{ get; }} = new BinaryLayers();");
             w.Line();
 
             EmitFactory(w);
@@ -164,15 +162,22 @@ namespace ReSTE.Generators.Emission
             return w.ToString();
         }
 
+        const string ConvParameters = "long inChannels, long outChannels, " + Layers + ".ConvSize kernelSize, " + Layers + ".ConvSize stride = default, "
+            + Layers + ".ConvPadding padding = default, " + Layers + ".ConvSize dilation = default, long groups = 1, bool bias = false, "
+            + Torch + ".Device? device = null, " + Torch + ".ScalarType? dtype = null";
+        const string ConvArguments = "inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias, device, dtype";
+        const string LinearParameters = "long inFeatures, long outFeatures, bool bias = true, " + Torch + ".Device? device = null, " + Torch + ".ScalarType? dtype = null";
+        const string LinearArguments = "inFeatures, outFeatures, bias, device, dtype";
+
         static void EmitFactory(SourceWriter w)
         {
             w.Line("/// <summary>Creates <see cref=\"BinaryConv2d\"/> and <see cref=\"BinaryLinear\"/> layers of this class's policy.</summary>");
-            w.Open("public sealed class BinaryLayers : global::ReSTE.Runtime.Layers.IBinaryLayerFactory");
-            w.Line($"public {Torch}.nn.Module<{Tensor}, {Tensor}> Conv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, long dilation = 1, long groups = 1, bool bias = false) =>");
-            w.Line("    new BinaryConv2d(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias);");
+            w.Open($"public sealed class BinaryLayers : {Layers}.IBinaryLayerFactory");
+            w.Line($"public {Torch}.nn.Module<{Tensor}, {Tensor}> Conv2d({ConvParameters}) =>");
+            w.Line($"    new BinaryConv2d({ConvArguments});");
             w.Line();
-            w.Line($"public {Torch}.nn.Module<{Tensor}, {Tensor}> Linear(long inFeatures, long outFeatures, bool bias = true) =>");
-            w.Line("    new BinaryLinear(inFeatures, outFeatures, bias);");
+            w.Line($"public {Torch}.nn.Module<{Tensor}, {Tensor}> Linear({LinearParameters}) =>");
+            w.Line($"    new BinaryLinear({LinearArguments});");
             w.Close();
         }
 
@@ -180,15 +185,8 @@ namespace ReSTE.Generators.Emission
         {
             bool perCall = e.ApplyParameters.Length > 0;
             w.Line($"/// <summary>sign(z) forward; {e.Description}.</summary>");
-            w.Open($"public sealed class BinarySign : {Torch}.autograd.SingleTensorFunction<BinarySign>");
+            w.Open($"public sealed class BinarySign : {Layers}.BinarySignFunction<BinarySign>");
             w.Line($"public override string Name => \"{spec.DisplayName}.BinarySign\";");
-            w.Line();
-            w.Open($"public override {Tensor} forward({Torch}.autograd.AutogradContext ctx, params object[] vars)");
-            w.Line($"var z = ({Tensor})vars[0];");
-            w.Line($"ctx.save_for_backward(new global::System.Collections.Generic.List<{Tensor}> {{ z }});");
-            if (perCall) w.Line($"ctx.save_data(\"{SavedKey(e)}\", vars[1]);");
-            w.Line($"return {Estimators}.Sign.Forward(z);");
-            w.Close();
             w.Line();
             w.Open($"public override global::System.Collections.Generic.List<{Tensor}> backward({Torch}.autograd.AutogradContext ctx, {Tensor} grad_output)");
             if (perCall) w.Line(e.Unpack);
@@ -207,72 +205,14 @@ namespace ReSTE.Generators.Emission
         {
             string name = conv ? "BinaryConv2d" : "BinaryLinear";
             string call = e.CallArguments.Length > 0 ? ", " + e.CallArguments : "";
-            if (conv)
-                w.Line("/// <summary>A binary 2-D convolution: sign of the " + (p.Activations ? "input and of the " : "") + "latent weight" +
-                       (p.Scale == ScaleKind.None ? "" : ", scaled") + ", then conv2d, in one forward.</summary>");
-            else
-                w.Line("/// <summary>A binary fully connected layer: sign of the " + (p.Activations ? "input and of the " : "") + "latent weight" +
-                       (p.Scale == ScaleKind.None ? "" : ", scaled") + ", then linear, in one forward.</summary>");
-            w.Open($"public sealed class {name} : {Torch}.nn.Module<{Tensor}, {Tensor}>, global::ReSTE.Runtime.Layers.IBinaryLayer");
-            w.Line($"private readonly {Parameter} weight;");
-            w.Line($"private readonly {Parameter}? bias;");
-            w.Line($"private readonly {e.StateType} estimator = {e.NewState};");
-            if (conv)
-            {
-                w.Line("private readonly long[] stride, padding, dilation;");
-                w.Line("private readonly long groups;");
-            }
-            w.Line();
-
-            if (conv)
-            {
-                w.Line("/// <summary>PyTorch's nn.Conv2d arguments and initialisation (kaiming_uniform with a = √5); no bias unless asked.</summary>");
-                w.Line("public BinaryConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, long dilation = 1, long groups = 1, bool bias = false)");
-                w.Line("    : base(nameof(BinaryConv2d))");
-                w.Open();
-                w.Line("Check(inChannels > 0, nameof(inChannels), inChannels, \"> 0\");");
-                w.Line("Check(outChannels > 0, nameof(outChannels), outChannels, \"> 0\");");
-                w.Line("Check(kernelSize > 0, nameof(kernelSize), kernelSize, \"> 0\");");
-                w.Line("Check(stride > 0, nameof(stride), stride, \"> 0\");");
-                w.Line("Check(padding >= 0, nameof(padding), padding, \">= 0\");");
-                w.Line("Check(dilation > 0, nameof(dilation), dilation, \"> 0\");");
-                w.Line("Check(groups > 0 && inChannels % groups == 0 && outChannels % groups == 0, nameof(groups), groups, \"> 0 and divide inChannels and outChannels\");");
-                w.Line("this.stride = new[] { stride, stride };");
-                w.Line("this.padding = new[] { padding, padding };");
-                w.Line("this.dilation = new[] { dilation, dilation };");
-                w.Line("this.groups = groups;");
-                w.Line($"weight = new {Parameter}({Torch}.empty(new[] {{ outChannels, inChannels / groups, kernelSize, kernelSize }}));");
-                w.Line($"this.bias = bias ? new {Parameter}({Torch}.empty(new[] {{ outChannels }})) : null;");
-                w.Line("Initialize(inChannels / groups * kernelSize * kernelSize);");
-                w.Line("RegisterComponents();");
-                w.Close();
-            }
-            else
-            {
-                w.Line("/// <summary>PyTorch's nn.Linear arguments and initialisation (kaiming_uniform with a = √5).</summary>");
-                w.Line("public BinaryLinear(long inFeatures, long outFeatures, bool bias = true)");
-                w.Line("    : base(nameof(BinaryLinear))");
-                w.Open();
-                w.Line("Check(inFeatures > 0, nameof(inFeatures), inFeatures, \"> 0\");");
-                w.Line("Check(outFeatures > 0, nameof(outFeatures), outFeatures, \"> 0\");");
-                w.Line($"weight = new {Parameter}({Torch}.empty(new[] {{ outFeatures, inFeatures }}));");
-                w.Line($"this.bias = bias ? new {Parameter}({Torch}.empty(new[] {{ outFeatures }})) : null;");
-                w.Line("Initialize(inFeatures);");
-                w.Line("RegisterComponents();");
-                w.Close();
-            }
-            w.Line();
-
-            w.Line("/// <summary>The latent full-precision weight that sign binarizes (state dict name \"weight\").</summary>");
-            w.Line($"public {Parameter} Weight => weight;");
-            w.Line("/// <summary>The full-precision bias, or null.</summary>");
-            w.Line($"public {Parameter}? Bias => bias;");
-            w.Line($"public {Parameter} LatentWeight => weight;");
-            w.Line($"public {Estimators}.IEstimator Estimator => estimator;");
-            w.Line($"public bool BinarizesActivations => {(p.Activations ? "true" : "false")};");
-            w.Line($"public {Runtime}.ScaleMode Scale => {Runtime}.ScaleMode.{p.Scale};");
-            w.Line("public long BinaryWeightCount => weight.numel();");
-            w.Line("public void SetProgress(int epoch, int epochs) => estimator.SetProgress(epoch, epochs);");
+            w.Line($"/// <summary>A binary {(conv ? "2-D convolution" : "fully connected layer")}: sign of the " + (p.Activations ? "input and of the " : "") + "latent weight" +
+                   (p.Scale == ScaleKind.None ? "" : ", scaled") + $", then {(conv ? "conv2d" : "linear")}, in one forward.</summary>");
+            w.Open($"public sealed class {name} : {Layers}.{name}Base<{e.StateType}>");
+            w.Line(conv
+                ? "/// <summary>PyTorch's nn.Conv2d arguments and initialisation (kaiming_uniform with a = √5); no bias unless asked.</summary>"
+                : "/// <summary>PyTorch's nn.Linear arguments and initialisation (kaiming_uniform with a = √5).</summary>");
+            w.Line($"public {name}({(conv ? ConvParameters : LinearParameters)})");
+            w.Line($"    : base({(conv ? ConvArguments : LinearArguments)}, {e.NewState}, {(p.Activations ? "true" : "false")}, {Runtime}.ScaleMode.{p.Scale}) {{ }}");
             w.Line();
 
             w.Open($"public override {Tensor} forward({Tensor} input)");
@@ -300,38 +240,10 @@ namespace ReSTE.Generators.Emission
                 string outputScale = p.Scale == ScaleKind.LayerMeanAbs
                     ? "weight.abs().mean()"
                     : conv ? "weight.abs().mean(new long[] { 1, 2, 3 }).view(-1, 1, 1)" : "weight.abs().mean(new long[] { 1 })";
-                w.Line("if (!training)");
-                w.Open();
-                if (conv)
-                    w.Line($"var y = {Torch}.nn.functional.conv2d({x}, BinarySign.Apply(weight{call}), null, strides: stride, padding: padding, dilation: dilation, groups: groups).mul({outputScale});");
-                else
-                    w.Line($"var y = {Torch}.nn.functional.linear({x}, BinarySign.Apply(weight{call})).mul({outputScale});");
-                w.Line($"return (bias is null ? y : y.add({(conv ? "bias.view(-1, 1, 1)" : "bias")})).MoveToOuterDisposeScope();");
-                w.Close();
+                w.Line($"if (!training) return WithBias(Apply({x}, BinarySign.Apply(weight{call}), null).mul({outputScale})).MoveToOuterDisposeScope();");
             }
-            w.Line($"var w = BinarySign.Apply(weight{call}){scale};");
-            if (conv)
-                w.Line($"return {Torch}.nn.functional.conv2d({x}, w, bias, strides: stride, padding: padding, dilation: dilation, groups: groups).MoveToOuterDisposeScope();");
-            else
-                w.Line($"return {Torch}.nn.functional.linear({x}, w, bias).MoveToOuterDisposeScope();");
+            w.Line($"return Apply({x}, BinarySign.Apply(weight{call}){scale}, bias).MoveToOuterDisposeScope();");
             w.Close();
-            w.Line();
-
-            w.Open("private void Initialize(long fanIn)");
-            w.Open($"using ({Torch}.no_grad())");
-            w.Line($"{Torch}.nn.init.kaiming_uniform_(weight, a: global::System.Math.Sqrt(5));");
-            w.Line("if (bias is not null)");
-            w.Open();
-            w.Line("var bound = fanIn > 0 ? 1 / global::System.Math.Sqrt(fanIn) : 0;");
-            w.Line($"{Torch}.nn.init.uniform_(bias, -bound, bound);");
-            w.Close();
-            w.Close();
-            w.Close();
-            w.Line();
-            w.Line("private static void Check(bool ok, string name, long value, string rule)");
-            w.Line("{");
-            w.Line($"    if (!ok) throw new global::System.ArgumentOutOfRangeException(name, value, \"{name}: \" + name + \" = \" + value + \" must be \" + rule + \".\");");
-            w.Line("}");
             w.Close();
         }
     }

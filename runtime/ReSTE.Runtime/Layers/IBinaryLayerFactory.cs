@@ -10,11 +10,16 @@ namespace ReSTE.Runtime.Layers
     /// </summary>
     public interface IBinaryLayerFactory
     {
-        /// <summary>A binary 2-D convolution (PyTorch's argument order and defaults; no bias unless asked).</summary>
-        nn.Module<Tensor, Tensor> Conv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0,
-            long dilation = 1, long groups = 1, bool bias = false);
+        /// <summary>
+        /// A binary 2-D convolution with TorchSharp's <c>nn.Conv2d</c> arguments: kernel, stride, padding and dilation as
+        /// one value, a pair <c>(3, 1)</c> or an array; padding also <c>Padding.Same</c> / <c>Padding.Valid</c>. Defaults
+        /// stride 1, padding 0, dilation 1; no bias unless asked.
+        /// </summary>
+        nn.Module<Tensor, Tensor> Conv2d(long inChannels, long outChannels, ConvSize kernelSize, ConvSize stride = default,
+            ConvPadding padding = default, ConvSize dilation = default, long groups = 1, bool bias = false, Device? device = null,
+            ScalarType? dtype = null);
 
-        /// <summary>A binary fully connected layer.</summary>
-        nn.Module<Tensor, Tensor> Linear(long inFeatures, long outFeatures, bool bias = true);
+        /// <summary>A binary fully connected layer (nn.Linear's arguments).</summary>
+        nn.Module<Tensor, Tensor> Linear(long inFeatures, long outFeatures, bool bias = true, Device? device = null, ScalarType? dtype = null);
     }
 }

@@ -14,29 +14,21 @@ namespace Models
         /// <summary>Creates <see cref="BinaryConv2d"/> and <see cref="BinaryLinear"/> layers of this class's policy.</summary>
         public sealed class BinaryLayers : global::ReSTE.Runtime.Layers.IBinaryLayerFactory
         {
-            public global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor> Conv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, long dilation = 1, long groups = 1, bool bias = false) =>
-                new BinaryConv2d(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias);
+            public global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor> Conv2d(long inChannels, long outChannels, global::ReSTE.Runtime.Layers.ConvSize kernelSize, global::ReSTE.Runtime.Layers.ConvSize stride = default, global::ReSTE.Runtime.Layers.ConvPadding padding = default, global::ReSTE.Runtime.Layers.ConvSize dilation = default, long groups = 1, bool bias = false, global::TorchSharp.torch.Device? device = null, global::TorchSharp.torch.ScalarType? dtype = null) =>
+                new BinaryConv2d(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias, device, dtype);
 
-            public global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor> Linear(long inFeatures, long outFeatures, bool bias = true) =>
-                new BinaryLinear(inFeatures, outFeatures, bias);
+            public global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor> Linear(long inFeatures, long outFeatures, bool bias = true, global::TorchSharp.torch.Device? device = null, global::TorchSharp.torch.ScalarType? dtype = null) =>
+                new BinaryLinear(inFeatures, outFeatures, bias, device, dtype);
         }
 
         /// <summary>sign(z) forward; ReSTE backward with t = 1.5 and m = 0.1 inlined, o given per call (Cosine schedule from 1 to 3).</summary>
-        public sealed class BinarySign : global::TorchSharp.torch.autograd.SingleTensorFunction<BinarySign>
+        public sealed class BinarySign : global::ReSTE.Runtime.Layers.BinarySignFunction<BinarySign>
         {
             public override string Name => "Block.BinarySign";
 
-            public override global::TorchSharp.torch.Tensor forward(global::TorchSharp.torch.autograd.AutogradContext ctx, params object[] vars)
-            {
-                var z = (global::TorchSharp.torch.Tensor)vars[0];
-                ctx.save_for_backward(new global::System.Collections.Generic.List<global::TorchSharp.torch.Tensor> { z });
-                ctx.save_data("o", vars[1]);
-                return global::ReSTE.Runtime.Estimators.Sign.Forward(z);
-            }
-
             public override global::System.Collections.Generic.List<global::TorchSharp.torch.Tensor> backward(global::TorchSharp.torch.autograd.AutogradContext ctx, global::TorchSharp.torch.Tensor grad_output)
             {
-                var o = (double)ctx.get_data("o");
+                var o = (double)ctx.get_data("p");
                 return global::ReSTE.Runtime.Estimators.EstimatorAutograd.Backward(ctx, grad_output, 1, (z, g) => global::ReSTE.Runtime.Estimators.ReSTEEstimator.Backward(z, g, o, 1.5, 0.1));
             }
 
@@ -45,125 +37,30 @@ namespace Models
         }
 
         /// <summary>A binary 2-D convolution: sign of the latent weight, scaled, then conv2d, in one forward.</summary>
-        public sealed class BinaryConv2d : global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor>, global::ReSTE.Runtime.Layers.IBinaryLayer
+        public sealed class BinaryConv2d : global::ReSTE.Runtime.Layers.BinaryConv2dBase<global::ReSTE.Runtime.Estimators.ReSTE>
         {
-            private readonly global::TorchSharp.Modules.Parameter weight;
-            private readonly global::TorchSharp.Modules.Parameter? bias;
-            private readonly global::ReSTE.Runtime.Estimators.ReSTE estimator = new global::ReSTE.Runtime.Estimators.ReSTE(oEnd: 3, t: 1.5, m: 0.1, schedule: global::ReSTE.Runtime.ScheduleKind.Cosine);
-            private readonly long[] stride, padding, dilation;
-            private readonly long groups;
-
             /// <summary>PyTorch's nn.Conv2d arguments and initialisation (kaiming_uniform with a = √5); no bias unless asked.</summary>
-            public BinaryConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, long dilation = 1, long groups = 1, bool bias = false)
-                : base(nameof(BinaryConv2d))
-            {
-                Check(inChannels > 0, nameof(inChannels), inChannels, "> 0");
-                Check(outChannels > 0, nameof(outChannels), outChannels, "> 0");
-                Check(kernelSize > 0, nameof(kernelSize), kernelSize, "> 0");
-                Check(stride > 0, nameof(stride), stride, "> 0");
-                Check(padding >= 0, nameof(padding), padding, ">= 0");
-                Check(dilation > 0, nameof(dilation), dilation, "> 0");
-                Check(groups > 0 && inChannels % groups == 0 && outChannels % groups == 0, nameof(groups), groups, "> 0 and divide inChannels and outChannels");
-                this.stride = new[] { stride, stride };
-                this.padding = new[] { padding, padding };
-                this.dilation = new[] { dilation, dilation };
-                this.groups = groups;
-                weight = new global::TorchSharp.Modules.Parameter(global::TorchSharp.torch.empty(new[] { outChannels, inChannels / groups, kernelSize, kernelSize }));
-                this.bias = bias ? new global::TorchSharp.Modules.Parameter(global::TorchSharp.torch.empty(new[] { outChannels })) : null;
-                Initialize(inChannels / groups * kernelSize * kernelSize);
-                RegisterComponents();
-            }
-
-            /// <summary>The latent full-precision weight that sign binarizes (state dict name "weight").</summary>
-            public global::TorchSharp.Modules.Parameter Weight => weight;
-            /// <summary>The full-precision bias, or null.</summary>
-            public global::TorchSharp.Modules.Parameter? Bias => bias;
-            public global::TorchSharp.Modules.Parameter LatentWeight => weight;
-            public global::ReSTE.Runtime.Estimators.IEstimator Estimator => estimator;
-            public bool BinarizesActivations => false;
-            public global::ReSTE.Runtime.ScaleMode Scale => global::ReSTE.Runtime.ScaleMode.LayerMeanAbs;
-            public long BinaryWeightCount => weight.numel();
-            public void SetProgress(int epoch, int epochs) => estimator.SetProgress(epoch, epochs);
+            public BinaryConv2d(long inChannels, long outChannels, global::ReSTE.Runtime.Layers.ConvSize kernelSize, global::ReSTE.Runtime.Layers.ConvSize stride = default, global::ReSTE.Runtime.Layers.ConvPadding padding = default, global::ReSTE.Runtime.Layers.ConvSize dilation = default, long groups = 1, bool bias = false, global::TorchSharp.torch.Device? device = null, global::TorchSharp.torch.ScalarType? dtype = null)
+                : base(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias, device, dtype, new global::ReSTE.Runtime.Estimators.ReSTE(oEnd: 3, t: 1.5, m: 0.1, schedule: global::ReSTE.Runtime.ScheduleKind.Cosine), false, global::ReSTE.Runtime.ScaleMode.LayerMeanAbs) { }
 
             public override global::TorchSharp.torch.Tensor forward(global::TorchSharp.torch.Tensor input)
             {
                 using var scope = global::TorchSharp.torch.NewDisposeScope();
-                var w = BinarySign.Apply(weight, estimator.O).mul(weight.abs().mean());
-                return global::TorchSharp.torch.nn.functional.conv2d(input, w, bias, strides: stride, padding: padding, dilation: dilation, groups: groups).MoveToOuterDisposeScope();
-            }
-
-            private void Initialize(long fanIn)
-            {
-                using (global::TorchSharp.torch.no_grad())
-                {
-                    global::TorchSharp.torch.nn.init.kaiming_uniform_(weight, a: global::System.Math.Sqrt(5));
-                    if (bias is not null)
-                    {
-                        var bound = fanIn > 0 ? 1 / global::System.Math.Sqrt(fanIn) : 0;
-                        global::TorchSharp.torch.nn.init.uniform_(bias, -bound, bound);
-                    }
-                }
-            }
-
-            private static void Check(bool ok, string name, long value, string rule)
-            {
-                if (!ok) throw new global::System.ArgumentOutOfRangeException(name, value, "BinaryConv2d: " + name + " = " + value + " must be " + rule + ".");
+                return Apply(input, BinarySign.Apply(weight, estimator.O).mul(weight.abs().mean()), bias).MoveToOuterDisposeScope();
             }
         }
 
         /// <summary>A binary fully connected layer: sign of the latent weight, scaled, then linear, in one forward.</summary>
-        public sealed class BinaryLinear : global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor>, global::ReSTE.Runtime.Layers.IBinaryLayer
+        public sealed class BinaryLinear : global::ReSTE.Runtime.Layers.BinaryLinearBase<global::ReSTE.Runtime.Estimators.ReSTE>
         {
-            private readonly global::TorchSharp.Modules.Parameter weight;
-            private readonly global::TorchSharp.Modules.Parameter? bias;
-            private readonly global::ReSTE.Runtime.Estimators.ReSTE estimator = new global::ReSTE.Runtime.Estimators.ReSTE(oEnd: 3, t: 1.5, m: 0.1, schedule: global::ReSTE.Runtime.ScheduleKind.Cosine);
-
             /// <summary>PyTorch's nn.Linear arguments and initialisation (kaiming_uniform with a = √5).</summary>
-            public BinaryLinear(long inFeatures, long outFeatures, bool bias = true)
-                : base(nameof(BinaryLinear))
-            {
-                Check(inFeatures > 0, nameof(inFeatures), inFeatures, "> 0");
-                Check(outFeatures > 0, nameof(outFeatures), outFeatures, "> 0");
-                weight = new global::TorchSharp.Modules.Parameter(global::TorchSharp.torch.empty(new[] { outFeatures, inFeatures }));
-                this.bias = bias ? new global::TorchSharp.Modules.Parameter(global::TorchSharp.torch.empty(new[] { outFeatures })) : null;
-                Initialize(inFeatures);
-                RegisterComponents();
-            }
-
-            /// <summary>The latent full-precision weight that sign binarizes (state dict name "weight").</summary>
-            public global::TorchSharp.Modules.Parameter Weight => weight;
-            /// <summary>The full-precision bias, or null.</summary>
-            public global::TorchSharp.Modules.Parameter? Bias => bias;
-            public global::TorchSharp.Modules.Parameter LatentWeight => weight;
-            public global::ReSTE.Runtime.Estimators.IEstimator Estimator => estimator;
-            public bool BinarizesActivations => false;
-            public global::ReSTE.Runtime.ScaleMode Scale => global::ReSTE.Runtime.ScaleMode.LayerMeanAbs;
-            public long BinaryWeightCount => weight.numel();
-            public void SetProgress(int epoch, int epochs) => estimator.SetProgress(epoch, epochs);
+            public BinaryLinear(long inFeatures, long outFeatures, bool bias = true, global::TorchSharp.torch.Device? device = null, global::TorchSharp.torch.ScalarType? dtype = null)
+                : base(inFeatures, outFeatures, bias, device, dtype, new global::ReSTE.Runtime.Estimators.ReSTE(oEnd: 3, t: 1.5, m: 0.1, schedule: global::ReSTE.Runtime.ScheduleKind.Cosine), false, global::ReSTE.Runtime.ScaleMode.LayerMeanAbs) { }
 
             public override global::TorchSharp.torch.Tensor forward(global::TorchSharp.torch.Tensor input)
             {
                 using var scope = global::TorchSharp.torch.NewDisposeScope();
-                var w = BinarySign.Apply(weight, estimator.O).mul(weight.abs().mean());
-                return global::TorchSharp.torch.nn.functional.linear(input, w, bias).MoveToOuterDisposeScope();
-            }
-
-            private void Initialize(long fanIn)
-            {
-                using (global::TorchSharp.torch.no_grad())
-                {
-                    global::TorchSharp.torch.nn.init.kaiming_uniform_(weight, a: global::System.Math.Sqrt(5));
-                    if (bias is not null)
-                    {
-                        var bound = fanIn > 0 ? 1 / global::System.Math.Sqrt(fanIn) : 0;
-                        global::TorchSharp.torch.nn.init.uniform_(bias, -bound, bound);
-                    }
-                }
-            }
-
-            private static void Check(bool ok, string name, long value, string rule)
-            {
-                if (!ok) throw new global::System.ArgumentOutOfRangeException(name, value, "BinaryLinear: " + name + " = " + value + " must be " + rule + ".");
+                return Apply(input, BinarySign.Apply(weight, estimator.O).mul(weight.abs().mean()), bias).MoveToOuterDisposeScope();
             }
         }
     }
