@@ -7,8 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RESTE_SHARED:-$root/../shared}
-cd "$root"
-grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >> .git/info/exclude
+cd "$root"   # .device/ is ignored through .gitignore
 rm -rf .device && mkdir -p .device
 "$shared/device/pack-dotnet.sh" .device
 dotnet publish samples/ReSTE.Samples -c Release -r linux-x64 --self-contained false -p:ReSTELibTorch=External -o .device/app
