@@ -77,7 +77,12 @@ namespace ReSTE.Generators.Tests
                 {
                     Assert.Contains(zip.Entries, e => e.FullName == "buildTransitive/ReSTE.Runtime.targets");
                     using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
-                    Assert.Contains("id=\"TorchSharp-cpu\"", nuspec.ReadToEnd());
+                    var text = nuspec.ReadToEnd();
+                    // Managed TorchSharp only: the application picks its libtorch.
+                    Assert.Contains("id=\"TorchSharp\"", text);
+                    Assert.DoesNotContain("TorchSharp-cpu", text);
+                    Assert.Contains("<group targetFramework=\"net8.0\">", text);
+                    Assert.Contains("<group targetFramework=\"net10.0\">", text);
                 }
 
                 var here = Path.Combine(repo, "tests", "ReSTE.Generators.Tests", "PackageTest");

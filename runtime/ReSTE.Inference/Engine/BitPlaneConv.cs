@@ -993,7 +993,13 @@ namespace ReSTE.Inference.Engine
             public static int Words => 2;
             // One vbroadcasti64x2 from memory (Vector512.Create of a Vector256 went through the stack).
             public static Vector512<ulong> Broadcast(ulong* plane) =>
-                Avx512DQ.IsSupported ? Avx512DQ.BroadcastVector128ToVector512(plane) : Vector512.Create(Vector256.Create(Vector128.Load(plane)));
+                Avx512DQ.IsSupported ? Avx512DQ.BroadcastVector128ToVector512(plane) : Broadcast2(Vector128.Load(plane));
+
+#if NET9_0_OR_GREATER
+            static Vector512<ulong> Broadcast2(Vector128<ulong> q) => Vector512.Create(Vector256.Create(q));
+#else
+            static Vector512<ulong> Broadcast2(Vector128<ulong> q) { var h = Vector256.Create(q, q); return Vector512.Create(h, h); }
+#endif
         }
 
         readonly struct Lane4 : ILane
@@ -1003,7 +1009,11 @@ namespace ReSTE.Inference.Engine
             // vbroadcasti64x4 intrinsic, BroadcastVector256ToVector512, computed wrong counts here once inlined.)
             public static Vector512<ulong> Broadcast(ulong* plane)
             {
+#if NET9_0_OR_GREATER
                 if (!Avx512F.IsSupported) return Vector512.Create(Vector256.Load(plane));
+#else
+                if (!Avx512F.IsSupported) { var h = Vector256.Load(plane); return Vector512.Create(h, h); }
+#endif
                 var half = Vector256.Load(plane);
                 return Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1);
             }
@@ -1154,7 +1164,12 @@ namespace ReSTE.Inference.Engine
             return Vector512.Create(idx);
         }
 
+#if NET10_0_OR_GREATER
         static bool FastTranspose => Avx512F.IsSupported && Avx512Vbmi.IsSupported && Gfni.V512.IsSupported;
+#else
+        // GFNI's intrinsics came with .NET 10: on net8.0 the counts are transposed by the portable path below.
+        static bool FastTranspose => false;
+#endif
 
         /// <summary>Turns <paramref name="bits"/> counter planes into 512 per-pixel counts.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1224,6 +1239,10 @@ namespace ReSTE.Inference.Engine
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static Vector512<byte> BitTranspose(Vector512<ulong> planesOfQword) =>
+#if NET10_0_OR_GREATER
             Gfni.V512.GaloisFieldAffineTransform(UnitBytes, Avx512Vbmi.PermuteVar64x8(planesOfQword.AsByte(), ByteTranspose), 0);
+#else
+            throw new PlatformNotSupportedException("GFNI needs .NET 10 (FastTranspose is false on net8.0).");
+#endif
     }
 }
