@@ -70,7 +70,8 @@ namespace ReSTE.Samples
         public static readonly Option<long> Seed = new("--seed") { Description = "Random seed (initialisation, order, augmentation)", HelpName = "N", DefaultValueFactory = _ => 0 };
         public static readonly Option<int?> Limit = new("--limit") { Description = "Train on the first N training images", HelpName = "N" };
         public static readonly Option<int?> TestLimit = new("--test-limit") { Description = "Evaluate on the first N test images (default: all 10,000)", HelpName = "N" };
-        public static readonly Option<string?> Resume = new("--resume") { Description = "Continue from a checkpoint (the same schedule)", HelpName = "checkpoint" };
+        public static readonly Option<string?> Resume = new("--resume") { Description = "Continue a run: its folder or its checkpoint (the same settings)", HelpName = "run" };
+        public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace the run already in the --out folder (default: refuse)" };
         public static readonly Option<bool> IndicatorsOption = new("--indicators") { Description = "Measure the indicators e and s per binary layer each epoch" };
         public static readonly Option<double> Lr = new("--lr") { Description = "Base learning rate", HelpName = "lr", DefaultValueFactory = _ => 0.1 };
         public static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "A checkpoint written by train", HelpName = "path" };
@@ -82,7 +83,7 @@ namespace ReSTE.Samples
         {
             var root = new RootCommand("ReSTE samples: train, evaluate and benchmark the paper's binary networks on CIFAR-10.");
             var trainCmd = new Command("train", "Train a model on CIFAR-10");
-            foreach (var o in new Option[] { Model, Epochs, Batch, EstimatorName, OEnd, A32, Warmup, Device, Data, Out, Seed, Limit, TestLimit, Resume, IndicatorsOption, Lr })
+            foreach (var o in new Option[] { Model, Epochs, Batch, EstimatorName, OEnd, A32, Warmup, Device, Data, Out, Seed, Limit, TestLimit, Resume, Overwrite, IndicatorsOption, Lr })
                 trainCmd.Options.Add(o);
             trainCmd.SetAction(train);
             var evalCmd = new Command("eval", "Evaluate a checkpoint (--checkpoint) or reference weights (--weights) on the CIFAR-10 test set");
@@ -146,6 +147,8 @@ namespace ReSTE.Samples
             if (Has(Limit) && r.GetValue(Limit) is int limit && limit < 1) throw new UsageException($"--limit must be ≥ 1, not {limit}.");
             if (Has(TestLimit) && r.GetValue(TestLimit) is int testLimit && testLimit < 1) throw new UsageException($"--test-limit must be ≥ 1, not {testLimit}.");
             if (Has(Lr) && !(r.GetValue(Lr) > 0)) throw new UsageException($"--lr must be > 0, not {r.GetValue(Lr).ToString(CultureInfo.InvariantCulture)}.");
+            if (Has(Lr) && r.GetValue(Lr) > float.MaxValue)
+                throw new UsageException($"--lr {r.GetValue(Lr).ToString(CultureInfo.InvariantCulture)} does not fit the float32 the optimizer computes in (at most {float.MaxValue.ToString(CultureInfo.InvariantCulture)}).");
             if (Has(Steps) && r.GetValue(Steps) < 1) throw new UsageException($"--steps must be ≥ 1, not {r.GetValue(Steps)}.");
             if (Has(WarmupSteps) && r.GetValue(WarmupSteps) < 0) throw new UsageException($"--warmup-steps must be ≥ 0, not {r.GetValue(WarmupSteps)}.");
             if (cmd.Name == "eval")

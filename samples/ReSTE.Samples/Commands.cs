@@ -69,37 +69,89 @@ namespace ReSTE.Samples
             long seed = r.GetValue(Cli.Seed);
             int? limit = r.GetValue(Cli.Limit);
             double lr = r.GetValue(Cli.Lr);
-            var resume = r.GetValue(Cli.Resume);
+            var resume = r.GetValue(Cli.Resume) is { } resumeArg ? RunSetup.CheckpointOf(resumeArg) : null;
             string? dataArg = r.GetValue(Cli.Data);
-            if (resume is not null)
+            int? testLimit = r.GetValue(Cli.TestLimit);
+            bool overwrite = r.GetValue(Cli.Overwrite);
+            if (resume is not null && overwrite) throw new ArgumentException("--resume continues a run and --overwrite replaces one: give one of them.");
+            Checkpoint? resumed = null;
+            try
             {
-                // Settings not given again come from the checkpoint, so that `train --resume <file>` continues as it was.
-                using var ckpt = Checkpoint.Load(resume);
-                string? Tag(string k) => ckpt.Metadata.TryGetValue("tag." + k, out var v) ? v : null;
-                int I(string k) => int.Parse(ckpt.Get(k), CultureInfo.InvariantCulture);
-                if (!Given(r, Cli.Epochs)) epochs = I("epochs");
-                if (!Given(r, Cli.Batch)) batch = I("batch");
-                if (!Given(r, Cli.Warmup)) warmup = I("warmup");
-                if (!Given(r, Cli.Seed)) seed = long.Parse(ckpt.Get("seed"), CultureInfo.InvariantCulture);
-                if (!Given(r, Cli.Lr)) lr = double.Parse(ckpt.Get("lr"), CultureInfo.InvariantCulture);
-                choice = choice with
+                if (resume is not null)
                 {
-                    Model = !Given(r, Cli.Model) && Tag("model") is { } m ? m : choice.Model,
-                    Estimator = !Given(r, Cli.EstimatorName) && Tag("estimator") is { } e ? EstimatorFactory.Parse(e) : choice.Estimator,
-                    A32 = !Given(r, Cli.A32) && Tag("a32") is { } a ? a == "true" : choice.A32,
-                    OEnd = !Given(r, Cli.OEnd) && Tag("o_end") is { } o && o.Length > 0 ? double.Parse(o, CultureInfo.InvariantCulture) : choice.OEnd,
-                };
-                if (!Given(r, Cli.Limit) && Tag("limit") is { } l && l.Length > 0) limit = int.Parse(l, CultureInfo.InvariantCulture);
-                if (dataArg is null && Tag("data") is { } d && d.Length > 0 && Directory.Exists(d)) dataArg = d;
+                    // Settings not given again come from the checkpoint, so that `train --resume <run>` continues as it was;
+                    // a setting given with another value is refused below, before anything is loaded or written.
+                    resumed = Checkpoint.Load(resume);
+                    var ckpt = resumed;
+                    string? Tag(string k) => ckpt.Metadata.TryGetValue("tag." + k, out var v) ? v : null;
+                    int? OptionalInt(string k) => Tag(k) is { Length: > 0 } v
+                        ? int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n
+                            : throw new InvalidDataException($"checkpoint '{resume}': metadata 'tag.{k}' is '{v}', not an integer.")
+                        : null;
+                    if (!Given(r, Cli.Epochs)) epochs = ckpt.Int("epochs");
+                    if (!Given(r, Cli.Batch)) batch = ckpt.Int("batch");
+                    if (!Given(r, Cli.Warmup)) warmup = ckpt.Int("warmup");
+                    if (!Given(r, Cli.Seed)) seed = ckpt.Long("seed");
+                    if (!Given(r, Cli.Lr)) lr = ckpt.Double("lr");
+                    if (!Given(r, Cli.Model) && Tag("model") is { } m) choice = choice with { Model = m };
+                    if (!Given(r, Cli.EstimatorName) && Tag("estimator") is { } e)
+                    {
+                        try { choice = choice with { Estimator = EstimatorFactory.Parse(e) }; }
+                        catch (ArgumentException) { throw new InvalidDataException($"checkpoint '{resume}': metadata 'tag.estimator' is '{e}', not an estimator."); }
+                    }
+                    if (!Given(r, Cli.A32) && Tag("a32") is { } a) choice = choice with { A32 = a == "true" };
+                    if (!Given(r, Cli.OEnd) && Tag("o_end") is { Length: > 0 } o) choice = choice with { OEnd = ckpt.Double("tag.o_end") };
+                    if (!Given(r, Cli.Limit) && Tag("limit") is not null) limit = OptionalInt("limit");
+                    if (!Given(r, Cli.TestLimit) && Tag("test_limit") is not null) testLimit = OptionalInt("test_limit");
+                    if (dataArg is null && Tag("data") is { } d && d.Length > 0 && Directory.Exists(d)) dataArg = d;
+                    string OEndOf(double? v) => choice.Estimator == Estimator.ReSTE ? RunSetup.F(v ?? ReSTEEstimator.DefaultOEnd) : "";
+                    var settings = new List<RunSetup.Setting>
+                    {
+                        new("--model", choice.Model, Tag("model")),
+                        new("--estimator", choice.Estimator.ToString(), Tag("estimator")),
+                        new("--a32", choice.A32 ? "true" : "false", Tag("a32")),
+                        new("--o-end", OEndOf(choice.OEnd), Tag("o_end") is { } te && Tag("estimator") == choice.Estimator.ToString()
+                            ? OEndOf(te.Length > 0 ? ckpt.Double("tag.o_end") : null) : null),
+                        new("--epochs", RunSetup.I(epochs), ckpt.Get("epochs")),
+                        new("--batch", RunSetup.I(batch), ckpt.Get("batch")),
+                        new("--lr", RunSetup.F(lr), ckpt.Get("lr")),
+                        new("--warmup", RunSetup.I(warmup), ckpt.Get("warmup")),
+                        new("--seed", RunSetup.I(seed), ckpt.Get("seed")),
+                        new("augmentation", "true", ckpt.Metadata.GetValueOrDefault("augment")),
+                        new("--limit", limit is int lim ? RunSetup.I(lim) : "", Tag("limit")),
+                        new("--test-limit", testLimit is int tl ? RunSetup.I(tl) : "", Tag("test_limit")),
+                    };
+                    var dataNow = DataFolder(dataArg);
+                    if (Tag("data_id") is { } id && id != RunSetup.DataIdentity(dataNow))
+                        settings.Add(new("--data", Path.GetFullPath(dataNow), Tag("data") ?? id));
+                    RunSetup.CheckSame(resume, settings);
+                }
             }
+            finally { resumed?.Dispose(); }
             var outDir = r.GetValue(Cli.Out) ?? (resume is not null ? Path.GetDirectoryName(Path.GetFullPath(resume))! : Path.Combine("runs", choice.Model));
+            bool sameFolder = resume is not null && Path.GetFullPath(outDir) == Path.GetDirectoryName(Path.GetFullPath(resume));
+            var dataFolder = DataFolder(dataArg);
+            if (!File.Exists(dataFolder) && !Directory.Exists(dataFolder))
+                throw new DirectoryNotFoundException($"CIFAR-10 data not found: '{dataFolder}' is neither a folder nor {Cifar10.ArchiveName}.");
+            RunFolder.ThrowIfBusy(outDir);
+            if (!sameFolder) RunSetup.CheckFresh(outDir, overwrite);
+            // The folder is taken for this run before anything is loaded; the check is repeated under the lock.
+            using var runFolder = RunFolder.Acquire(outDir);
+            if (!sameFolder) RunSetup.CheckFresh(outDir, overwrite);
+            if (runFolder.StaleHolder is not null) _out.WriteLine($"run folder: replaced the stale lock of {runFolder.StaleHolder} (no longer running)");
+            if (runFolder.RemovedTemporaries.Count > 0) _out.WriteLine($"run folder: removed {runFolder.RemovedTemporaries.Count} temporary file(s) of ended processes");
+            if (overwrite && RunSetup.HoldsRun(outDir))
+            {
+                RunSetup.Clear(outDir);
+                _out.WriteLine($"run folder: --overwrite removed the previous run in {outDir}");
+            }
             var device = LibTorch.Initialize(r.GetValue(Cli.Device)!);
-            var folder = DataFolder(dataArg);
+            var folder = dataFolder;
             var model = BuildModel(choice, seed, device);
 
             var load = Stopwatch.StartNew();
             var trainSet = Cifar10.Load(folder, Cifar10Split.Train, limit);
-            var testSet = Cifar10.Load(folder, Cifar10Split.Test, r.GetValue(Cli.TestLimit));
+            var testSet = Cifar10.Load(folder, Cifar10Split.Test, testLimit);
             using var train = new DeviceCifar(trainSet, device);
             using var test = new DeviceCifar(testSet, device);
             _out.WriteLine($"data: {folder}: {N(train.Count)} training, {N(test.Count)} test images on {device} ({load.Elapsed.TotalSeconds:F1}s)");
@@ -113,9 +165,10 @@ namespace ReSTE.Samples
                     ["model"] = choice.Model, ["estimator"] = choice.Estimator.ToString(), ["a32"] = choice.A32 ? "true" : "false",
                     ["o_end"] = choice.OEnd?.ToString("R", CultureInfo.InvariantCulture) ?? "",
                     ["limit"] = limit?.ToString(CultureInfo.InvariantCulture) ?? "", ["data"] = Path.GetFullPath(folder),
+                    ["test_limit"] = testLimit?.ToString(CultureInfo.InvariantCulture) ?? "", ["data_id"] = RunSetup.DataIdentity(folder),
+                    ["policy"] = choice.Policy,
                 },
             };
-            Directory.CreateDirectory(outDir);
             var hooks = new List<ITrainerHook>
             {
                 new ConsoleProgressHook(_out == Console.Out ? null : _out, _out == Console.Out ? null : false),
@@ -158,14 +211,14 @@ namespace ReSTE.Samples
                 var model = BuildModel(choice, 0, device);
                 if (ckpt is not null)
                 {
-                    StateDict.Load(model, ckpt.Model, null, $"checkpoint '{ckptPath}'");
+                    foreach (var w in StateDict.Load(model, ckpt.Model, null, $"checkpoint '{ckptPath}'")) _out.WriteLine("warning: " + w);
                     _out.WriteLine($"weights: checkpoint {ckptPath} (epoch {ckpt.Epoch}, best top-1 {ckpt.BestTop1.ToString("F2", CultureInfo.InvariantCulture)}%)");
                 }
                 else
                 {
                     var weights = r.GetValue(Cli.Weights)!;
                     using var file = Safetensors.Load(weights);
-                    ReferenceNames.Load(model, file.Tensors, $"'{weights}'");
+                    foreach (var w in ReferenceNames.Load(model, file.Tensors, $"'{weights}'")) _out.WriteLine("warning: " + w);
                     _out.WriteLine($"weights: {weights} ({file.Tensors.Count} tensors, reference names)");
                 }
                 using var test = new DeviceCifar(Cifar10.Load(folder, Cifar10Split.Test, r.GetValue(Cli.TestLimit)), device);

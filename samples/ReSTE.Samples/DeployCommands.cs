@@ -60,7 +60,7 @@ namespace ReSTE.Samples
         static bool Given(ParseResult r, Option o) => r.GetResult(o) is { Implicit: false };
 
         /// <summary>The TorchSharp model with its weights, and its CLI name.</summary>
-        static (nn.Module<Tensor, Tensor> Model, string Name, string Source) LoadTorchModel(ParseResult r, bool allowRandom)
+        static (nn.Module<Tensor, Tensor> Model, string Name, string Source) LoadTorchModel(ParseResult r, bool allowRandom, TextWriter o)
         {
             var ckptPath = r.GetValue(Cli.Checkpoint);
             var weights = r.GetValue(Cli.Weights);
@@ -91,13 +91,13 @@ namespace ReSTE.Samples
                 string source;
                 if (ckpt is not null)
                 {
-                    StateDict.Load(model, ckpt.Model, null, $"checkpoint '{ckptPath}'");
+                    foreach (var w in StateDict.Load(model, ckpt.Model, null, $"checkpoint '{ckptPath}'")) o.WriteLine("warning: " + w);
                     source = $"checkpoint {ckptPath} (epoch {ckpt.Epoch}, best top-1 {ckpt.BestTop1.ToString("F2", CultureInfo.InvariantCulture)}%)";
                 }
                 else if (weights is not null)
                 {
                     using var file = Safetensors.Load(weights);
-                    ReferenceNames.Load(model, file.Tensors, $"'{weights}'");
+                    foreach (var w in ReferenceNames.Load(model, file.Tensors, $"'{weights}'")) o.WriteLine("warning: " + w);
                     source = $"weights {weights}";
                 }
                 else source = $"random initialisation (seed {r.GetValue(InitSeed)})";
@@ -127,7 +127,7 @@ namespace ReSTE.Samples
         static int Export(ParseResult r, TextWriter o)
         {
             var outPath = r.GetValue(PackedOut) ?? throw new ArgumentException("export needs --out <file.rbnn>.");
-            var (model, name, source) = LoadTorchModel(r, allowRandom: true);
+            var (model, name, source) = LoadTorchModel(r, allowRandom: true, o);
             var packed = Pack(model, name, source);
             PackedModelFile.Save(packed, outPath);
             o.WriteLine($"export: {source} → {outPath} ({N(new FileInfo(outPath).Length)} bytes, format v{PackedModelFile.Version})");
@@ -154,13 +154,18 @@ namespace ReSTE.Samples
             }
             else
             {
-                var (m, name, source) = LoadTorchModel(r, allowRandom: false);
+                var (m, name, source) = LoadTorchModel(r, allowRandom: false, o);
                 model = m;
                 packed = Pack(m, name, source);
                 o.WriteLine($"packed in memory: {source}");
             }
             PrintSummary(o, packed, r.GetValue(ShowSummary));
-            var engine = new InferenceEngine(packed);
+            InferenceEngine engine;
+            try { engine = new InferenceEngine(packed); }
+            catch (NotSupportedException e)
+            {
+                throw new NotSupportedException($"{(packedPath is not null ? $"packed model '{packedPath}'" : "the packed model")}: the engine cannot run it: {e.Message}", e);
+            }
             if (engine.InputLength != 3 * 32 * 32 || engine.OutputLength != 10)
                 throw new InvalidDataException($"The packed model takes {engine.InputLength} inputs and gives {engine.OutputLength} outputs; infer runs CIFAR-10 models (3×32×32 → 10).");
 
@@ -239,11 +244,28 @@ namespace ReSTE.Samples
             return 0;
         }
 
-        /// <summary>A PNG as CHW floats in [0, 1], resized to 32×32 when it is another size.</summary>
+        /// <summary>The largest image side <c>infer --png</c> decodes (the image is resized to 32×32 anyway).</summary>
+        public const int MaxImageSide = 8192;
+
+        /// <summary>
+        /// A PNG as CHW floats in [0, 1], resized to 32×32 when it is another size. An image larger than
+        /// <see cref="MaxImageSide"/> on a side is refused before decoding; a truncated or damaged one is an error
+        /// (not a partly decoded image).
+        /// </summary>
         static float[] ReadPng(string path)
         {
             if (!File.Exists(path)) throw new FileNotFoundException($"--png: no file at '{path}'.", path);
-            using var decoded = SKBitmap.Decode(path) ?? throw new InvalidDataException($"--png: '{path}' is not an image SkiaSharp can decode.");
+            using var codec = SKCodec.Create(path, out var opened)
+                ?? throw new InvalidDataException($"--png: '{path}' is not an image SkiaSharp can decode ({opened}).");
+            var size = codec.Info;
+            if (size.Width < 1 || size.Height < 1 || size.Width > MaxImageSide || size.Height > MaxImageSide)
+                throw new InvalidDataException($"--png: '{path}' is {size.Width}×{size.Height}; images up to {MaxImageSide}×{MaxImageSide} are decoded.");
+            using var decoded = new SKBitmap(new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+            var result = codec.GetPixels(decoded.Info, decoded.GetPixels());
+            if (result != SKCodecResult.Success)
+                throw new InvalidDataException(result == SKCodecResult.IncompleteInput
+                    ? $"--png: '{path}' is truncated: its image data ends before the last row ({new FileInfo(path).Length} bytes)."
+                    : $"--png: '{path}' cannot be decoded: {result}.");
             using var rgba = new SKBitmap(new SKImageInfo(32, 32, SKColorType.Rgba8888, SKAlphaType.Unpremul));
             if (!decoded.ScalePixels(rgba, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None)))
                 throw new InvalidDataException($"'{path}' could not be resized to 32×32.");

@@ -100,13 +100,72 @@ namespace ReSTE.Runtime.Data
             return null;
         }
 
-        /// <summary>Reads one batch file (<c>.gz</c> by its extension or its magic bytes).</summary>
+        /// <summary>The checksum list that, when next to a batch file, lists its SHA-256.</summary>
+        public const string ChecksumFile = "SHA256SUMS";
+
+        /// <summary>
+        /// Reads one batch file (<c>.gz</c> by its extension or its magic bytes), verified whole before use: against
+        /// its SHA-256 when a <c>SHA256SUMS</c> file next to it lists it; otherwise a gzip'd file is decompressed to
+        /// its end (so that gzip's CRC is checked even when <paramref name="maxRecords"/> stops early) and a plain one
+        /// must hold whole records. A damaged file is an <see cref="InvalidDataException"/> naming it and the reason.
+        /// </summary>
         public static Cifar10Set ReadBatchFile(string file, int? maxRecords = null)
         {
+            bool summed = VerifyChecksum(file);
             using var raw = File.OpenRead(file);
             bool gz = raw.Length >= 2 && IsGzip(raw);
+            if (!gz && raw.Length % RecordBytes != 0)
+                throw new InvalidDataException($"CIFAR-10 file '{file}' is truncated: its {raw.Length} bytes end inside record {raw.Length / RecordBytes} ({raw.Length % RecordBytes} of {RecordBytes} bytes).");
             using Stream s = gz ? new GZipStream(raw, CompressionMode.Decompress) : raw;
-            return ReadBatch(s, file, maxRecords);
+            var set = ReadBatch(s, file, maxRecords);
+            if (gz && !summed)
+            {
+                try { s.CopyTo(Stream.Null); }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"CIFAR-10 file '{file}' is damaged: its gzip stream fails to decompress past the {set.Count} records read ({e.Message}).", e);
+                }
+                catch (EndOfStreamException e)
+                {
+                    throw new InvalidDataException($"CIFAR-10 file '{file}' is truncated: its gzip stream ends early ({e.Message}).", e);
+                }
+            }
+            return set;
+        }
+
+        static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Path, long Length, DateTime Written), bool> Verified = new();
+
+        /// <summary>
+        /// Checks <paramref name="file"/> against the <c>SHA256SUMS</c> in its folder; false when no such list names
+        /// it. A mismatch is an <see cref="InvalidDataException"/> naming the file and both sums. A file verified once
+        /// (same size and time) is not hashed again in this process.
+        /// </summary>
+        public static bool VerifyChecksum(string file)
+        {
+            var full = Path.GetFullPath(file);
+            var sums = Path.Combine(Path.GetDirectoryName(full)!, ChecksumFile);
+            if (!File.Exists(sums)) return false;
+            string? expected = null;
+            var name = Path.GetFileName(full);
+            foreach (var line in File.ReadLines(sums))
+            {
+                var t = line.Trim();
+                int sp = t.IndexOf(' ');
+                if (sp <= 0) continue;
+                var entry = t[(sp + 1)..].TrimStart(' ', '*');
+                if (entry == name || entry == "./" + name) { expected = t[..sp].ToLowerInvariant(); break; }
+            }
+            if (expected is null) return false;
+            var info = new FileInfo(full);
+            var key = (full, info.Length, info.LastWriteTimeUtc);
+            if (Verified.ContainsKey(key)) return true;
+            string actual;
+            using (var fs = File.OpenRead(full))
+                actual = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(fs)).ToLowerInvariant();
+            if (actual != expected)
+                throw new InvalidDataException($"CIFAR-10 file '{file}' is damaged: its SHA-256 is {actual}, {ChecksumFile} lists {expected}.");
+            Verified[key] = true;
+            return true;
         }
 
         static bool IsGzip(FileStream s)
@@ -132,7 +191,8 @@ namespace ReSTE.Runtime.Data
                 try { got = stream.ReadAtLeast(record, RecordBytes, throwOnEndOfStream: false); }
                 catch (InvalidDataException e)
                 {
-                    throw new InvalidDataException($"CIFAR-10 file '{name}' is corrupt: decompression failed in record {index} (byte {(long)index * RecordBytes}): {e.Message}", e);
+                    // Compressed data gives no record: the damage lies somewhere before the point where inflating failed.
+                    throw new InvalidDataException($"CIFAR-10 file '{name}' is damaged: its compressed data fails to decompress at or before record {index} ({e.Message}).", e);
                 }
                 if (got == 0) break;
                 if (got < RecordBytes)
@@ -152,6 +212,7 @@ namespace ReSTE.Runtime.Data
         public static Cifar10Set LoadArchive(string archive, Cifar10Split split, int? limit = null)
         {
             var wanted = BatchNames(split);
+            VerifyChecksum(archive);
             var found = new Dictionary<string, Cifar10Set>();
             using (var raw = File.OpenRead(archive))
             using (var gz = new GZipStream(raw, CompressionMode.Decompress))
@@ -187,7 +248,7 @@ namespace ReSTE.Runtime.Data
             try { return tar.GetNextEntry(); }
             catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
             {
-                throw new InvalidDataException($"CIFAR-10 archive '{archive}' is corrupt or truncated: {e.Message}", e);
+                throw new InvalidDataException($"CIFAR-10 archive '{archive}' is damaged or truncated: {e.Message}", e);
             }
         }
 

@@ -128,15 +128,25 @@ namespace ReSTE.Runtime.Interop
                         continue;
                     }
                     var v = prop.Value;
-                    var dtypeName = v.GetProperty("dtype").GetString() ?? "";
+                    if (v.ValueKind != JsonValueKind.Object)
+                        throw new InvalidDataException($"safetensors '{name}': entry '{prop.Name}' is not an object with dtype, shape and data_offsets.");
+                    var dtypeName = Field(v, "dtype", prop.Name, name).GetString() ?? "";
                     if (!DTypes.TryGetValue(dtypeName, out var dtype))
                         throw new InvalidDataException($"safetensors '{name}': tensor '{prop.Name}' has unsupported dtype '{dtypeName}'.");
-                    var shape = v.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                    var offsets = v.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+                    var shape = Field(v, "shape", prop.Name, name).EnumerateArray().Select(e => e.GetInt64()).ToArray();
+                    var offsets = Field(v, "data_offsets", prop.Name, name).EnumerateArray().Select(e => e.GetInt64()).ToArray();
                     if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength)
                         throw new InvalidDataException($"safetensors '{name}': tensor '{prop.Name}' has data offsets [{string.Join(", ", offsets)}] outside the {dataLength} data bytes.");
                     long count = 1;
-                    foreach (var d in shape) count *= d;
+                    foreach (var d in shape)
+                    {
+                        if (d < 0)
+                            throw new InvalidDataException($"safetensors '{name}': tensor '{prop.Name}' has a negative dimension in shape [{string.Join(", ", shape)}].");
+                        // Any size beyond the data bytes is wrong; checking as we go keeps the product from overflowing.
+                        if (d > 0 && count > dataLength / d)
+                            throw new InvalidDataException($"safetensors '{name}': tensor '{prop.Name}' of shape [{string.Join(", ", shape)}] is larger than the {dataLength} data bytes.");
+                        count *= d;
+                    }
                     long expected = count * ElementSize(dtype);
                     if (offsets[1] - offsets[0] != expected)
                         throw new InvalidDataException($"safetensors '{name}': tensor '{prop.Name}' of shape [{string.Join(", ", shape)}] {dtypeName} needs {expected} bytes, has {offsets[1] - offsets[0]}.");
@@ -157,6 +167,10 @@ namespace ReSTE.Runtime.Interop
             }
             return new SafetensorsFile(tensors, metadata);
         }
+
+        static JsonElement Field(JsonElement entry, string field, string tensor, string file) =>
+            entry.TryGetProperty(field, out var value) ? value
+                : throw new InvalidDataException($"safetensors '{file}': tensor '{tensor}' has no '{field}'.");
 
         static long ElementSize(ScalarType t) => t switch
         {

@@ -21,10 +21,13 @@ namespace ReSTE.Runtime.Training
         public const string MomentumPrefix = "momentum.";
         public const string FormatVersion = "reste-checkpoint-1";
 
-        public Checkpoint(Dictionary<string, Tensor> model, Dictionary<string, Tensor> momentum, Dictionary<string, string> metadata)
+        public Checkpoint(Dictionary<string, Tensor> model, Dictionary<string, Tensor> momentum, Dictionary<string, string> metadata, string source = "the checkpoint")
         {
-            Model = model; Momentum = momentum; Metadata = metadata;
+            Model = model; Momentum = momentum; Metadata = metadata; Source = source;
         }
+
+        /// <summary>Where the checkpoint came from (its path), for messages.</summary>
+        public string Source { get; }
 
         public Dictionary<string, Tensor> Model { get; }
         public Dictionary<string, Tensor> Momentum { get; }
@@ -37,10 +40,32 @@ namespace ReSTE.Runtime.Training
         public double BestTop1 => Double("best_top1");
         public int BestEpoch => Int("best_epoch");
 
-        public int Int(string key) => int.Parse(Get(key), CultureInfo.InvariantCulture);
-        public double Double(string key) => double.Parse(Get(key), CultureInfo.InvariantCulture);
+        /// <summary>An integer setting; a missing or non-numeric value is an <see cref="InvalidDataException"/> naming the file, key and value.</summary>
+        public int Int(string key)
+        {
+            var v = Get(key);
+            return int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n
+                : throw new InvalidDataException($"checkpoint '{Source}': metadata '{key}' is '{v}', not an integer.");
+        }
+
+        /// <summary>A 64-bit integer setting (the seed), checked as <see cref="Int"/>.</summary>
+        public long Long(string key)
+        {
+            var v = Get(key);
+            return long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n
+                : throw new InvalidDataException($"checkpoint '{Source}': metadata '{key}' is '{v}', not an integer.");
+        }
+
+        /// <summary>A number (NaN allowed: a best top-1 before any evaluation), checked as <see cref="Int"/>.</summary>
+        public double Double(string key)
+        {
+            var v = Get(key);
+            return double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d
+                : throw new InvalidDataException($"checkpoint '{Source}': metadata '{key}' is '{v}', not a number.");
+        }
+
         public string Get(string key) => Metadata.TryGetValue(key, out var v) ? v
-            : throw new InvalidDataException($"Checkpoint lacks metadata '{key}'.");
+            : throw new InvalidDataException($"checkpoint '{Source}' lacks metadata '{key}'.");
 
         /// <summary>Writes <paramref name="path"/> atomically (temporary file, flush, rename).</summary>
         public static void Save(string path, nn.Module model, MomentumSgd? optimizer, IReadOnlyDictionary<string, string> metadata)
@@ -94,7 +119,7 @@ namespace ReSTE.Runtime.Training
                 else if (name.StartsWith(MomentumPrefix, StringComparison.Ordinal)) momentum[name[MomentumPrefix.Length..]] = t;
                 else throw new InvalidDataException($"Checkpoint '{path}' holds an unexpected tensor '{name}'.");
             }
-            return new Checkpoint(model, momentum, file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
+            return new Checkpoint(model, momentum, file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal), path);
         }
 
         public void Dispose()
