@@ -131,8 +131,6 @@ namespace ReSTE.Samples
             var outDir = r.GetValue(Cli.Out) ?? (resume is not null ? Path.GetDirectoryName(Path.GetFullPath(resume))! : Path.Combine("runs", choice.Model));
             bool sameFolder = resume is not null && Path.GetFullPath(outDir) == Path.GetDirectoryName(Path.GetFullPath(resume));
             var dataFolder = DataFolder(dataArg);
-            if (!File.Exists(dataFolder) && !Directory.Exists(dataFolder))
-                throw new DirectoryNotFoundException($"CIFAR-10 data not found: '{dataFolder}' is neither a folder nor {Cifar10.ArchiveName}.");
             RunFolder.ThrowIfBusy(outDir);
             if (!sameFolder) RunSetup.CheckFresh(outDir, overwrite);
             // The folder is taken for this run before anything is loaded; the check is repeated under the lock.

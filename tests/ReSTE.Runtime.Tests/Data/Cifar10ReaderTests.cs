@@ -148,6 +148,42 @@ namespace ReSTE.Runtime.Tests.Data
             Assert.Contains(path, e.Message);
         }
 
+        // Issue #17, case 6: a byte flipped in a .bin.gz was accepted when --limit stopped reading before gzip's CRC.
+        [Theory]
+        [InlineData(-6)] // the CRC in the trailer
+        [InlineData(-40)] // compressed data near the end
+        public void A_damaged_gzip_batch_is_refused_even_when_the_limit_stops_early(int fromEnd)
+        {
+            using var dir = new TempDir();
+            var gz = Gzip(Records(40));
+            gz[gz.Length + fromEnd] ^= 0x10;
+            var path = dir.File("test_batch.bin.gz");
+            File.WriteAllBytes(path, gz);
+            var e = Assert.Throws<InvalidDataException>(() => Cifar10.Load(dir.Path, Cifar10Split.Test, limit: 1));
+            Assert.Contains(path, e.Message);
+            Assert.Contains("is damaged", e.Message);
+        }
+
+        // Issue #17, case 6: with a SHA256SUMS file (the shared data has one) a damaged batch is named with its checksum.
+        [Fact]
+        public void A_batch_that_differs_from_SHA256SUMS_is_named_with_both_sums()
+        {
+            var folder = Cifar10.FindDefaultFolder(AppContext.BaseDirectory);
+            Assert.True(folder is not null, "../shared/data/cifar10 not found above the test folder");
+            using var dir = new TempDir();
+            File.Copy(Path.Combine(folder!, Cifar10.ChecksumFile), dir.File(Cifar10.ChecksumFile));
+            var bytes = File.ReadAllBytes(Path.Combine(folder!, "test_batch.bin.gz"));
+            File.WriteAllBytes(dir.File("test_batch.bin.gz"), bytes);
+            Assert.Equal(10, Cifar10.Load(dir.Path, Cifar10Split.Test, limit: 10).Count);
+            bytes[bytes.Length / 2] ^= 0x01;
+            File.WriteAllBytes(dir.File("test_batch.bin.gz"), bytes);
+            File.SetLastWriteTimeUtc(dir.File("test_batch.bin.gz"), DateTime.UtcNow.AddMinutes(1));
+            var e = Assert.Throws<InvalidDataException>(() => Cifar10.Load(dir.Path, Cifar10Split.Test, limit: 10));
+            Assert.Contains(dir.File("test_batch.bin.gz"), e.Message);
+            Assert.Contains("its SHA-256 is", e.Message);
+            Assert.Contains("SHA256SUMS lists 06c4145e11317935602df46e2869ff96ae8104a90d9d372d31b48e5acdc71ed3", e.Message);
+        }
+
         [Fact]
         public void A_missing_batch_or_folder_is_named()
         {
