@@ -78,6 +78,7 @@ namespace ReSTE.Samples
         public static readonly Option<string?> Weights = new("--weights") { Description = "A PyTorch state dict saved as safetensors (reference names)", HelpName = "path" };
         public static readonly Option<int> Steps = new("--steps") { Description = "Timed training steps", HelpName = "N", DefaultValueFactory = _ => 20 };
         public static readonly Option<int> WarmupSteps = new("--warmup-steps") { Description = "Untimed steps first", HelpName = "N", DefaultValueFactory = _ => 3 };
+        public static readonly Option<bool> PrintLosses = new("--losses") { Description = "Print every step's loss (round-trip digits; kept on the device, read once at the end)" };
 
         public static RootCommand Build(Func<ParseResult, int> train, Func<ParseResult, int> eval, Func<ParseResult, int> bench)
         {
@@ -91,7 +92,7 @@ namespace ReSTE.Samples
                 evalCmd.Options.Add(o);
             evalCmd.SetAction(eval);
             var benchCmd = new Command("bench", "Training-step throughput (img/s) with synthetic data already on the device");
-            foreach (var o in new Option[] { Model, Batch, EstimatorName, OEnd, A32, Device, Seed, Steps, WarmupSteps })
+            foreach (var o in new Option[] { Model, Batch, EstimatorName, OEnd, A32, Device, Seed, Steps, WarmupSteps, PrintLosses })
                 benchCmd.Options.Add(o);
             benchCmd.SetAction(bench);
             root.Subcommands.Add(trainCmd);

@@ -242,6 +242,9 @@ namespace ReSTE.Samples
             using var sgd = new MomentumSgd(model.named_parameters().Select(p => (p.name, p.parameter)), 0.1);
             BinaryModel.SetProgress(model, 0, 1);
             model.train();
+            bool printLosses = r.GetValue(Cli.PrintLosses);
+            using var losses = zeros(warm + steps, dtype: ScalarType.Float32, device: device);
+            int done = 0;
             void Step()
             {
                 using var scope = NewDisposeScope();
@@ -249,6 +252,8 @@ namespace ReSTE.Samples
                 sgd.ZeroGrad();
                 loss.backward();
                 sgd.Step();
+                if (printLosses) using (no_grad()) losses.narrow(0, done, 1).copy_(loss.detach().reshape(1));
+                done++;
             }
             void Sync() { using var s = NewDisposeScope(); _ = model.parameters().First().sum().cpu().item<float>(); }
             for (int i = 0; i < warm; i++) Step();
@@ -261,8 +266,14 @@ namespace ReSTE.Samples
             }
             Sync();
             double secs = clock.Elapsed.TotalSeconds;
+            var malloc = device.type == DeviceType.CPU ? "; " + MallocTuning.Describe() : "";
             _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bench: {steps} training steps of {batch} ({side}×{side}) on {device}: {steps * batch / secs:F1} img/s, {1000 * secs / steps:F1} ms/step"));
+                $"bench: {steps} training steps of {batch} ({side}×{side}) on {device}: {steps * batch / secs:F1} img/s, {1000 * secs / steps:F1} ms/step{malloc}"));
+            if (printLosses)
+            {
+                using var read = losses.cpu();
+                _out.WriteLine("losses: " + string.Join(" ", read.data<float>().ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+            }
             return 0;
         }
     }

@@ -39,7 +39,9 @@ namespace ReSTE.Runtime.Native
         {
             // Runs before any type of this assembly is used; failures are reported by Initialize, not here, because
             // an exception from a module initializer surfaces as an unreadable TypeInitializationException.
-            try { LimitOneDnnIsa(); PreloadFromEnvironment(); } catch (Exception) { }
+            try { LimitOneDnnIsa(); } catch (Exception) { }
+            try { MallocTuning.Apply(); } catch (Exception) { }
+            try { PreloadFromEnvironment(); } catch (Exception) { }
         }
 
         /// <summary>The environment variable that caps the instruction set of oneDNN, libtorch's CPU convolution library.</summary>
