@@ -68,12 +68,12 @@ namespace ReSTE.Runtime.Training
             : throw new InvalidDataException($"checkpoint '{Source}' lacks metadata '{key}'.");
 
         /// <summary>Writes <paramref name="path"/> atomically (temporary file, flush, rename).</summary>
-        public static void Save(string path, nn.Module model, MomentumSgd? optimizer, IReadOnlyDictionary<string, string> metadata)
+        public static void Save(string path, nn.Module model, IOptimizer? optimizer, IReadOnlyDictionary<string, string> metadata)
         {
             var tensors = new List<KeyValuePair<string, Tensor>>();
             foreach (var (name, t) in model.state_dict()) tensors.Add(new(ModelPrefix + name, t));
             if (optimizer is not null)
-                foreach (var (name, t) in optimizer.MomentumBuffers) tensors.Add(new(MomentumPrefix + name, t));
+                foreach (var (name, t) in optimizer.State) tensors.Add(new(MomentumPrefix + name, t));
             var meta = new Dictionary<string, string>(metadata) { ["format"] = FormatVersion };
             WriteAtomically(path, stream => Safetensors.Write(stream, tensors, meta));
         }

@@ -189,9 +189,13 @@ namespace ReSTE.Runtime.Training
 
         public void OnEpoch(EpochMetrics m)
         {
-            var line = $"epoch {m.Epoch}/{m.Epochs} lr {Fmt(m.LearningRate, "F4")} o {Fmt(m.EstimatorParameter, "F3")} " +
-                       $"loss {Fmt(m.TrainLoss, "F4")} train {Fmt(m.TrainTop1)}% test {Fmt(m.TestTop1)}% top5 {Fmt(m.TestTop5)}% " +
-                       $"best {Fmt(m.BestTop1)}% ({Fmt(m.TrainSeconds, "F1")}s train, {Fmt(m.EvalSeconds, "F1")}s eval, {Fmt(m.ImagesPerSecond, "F0")} img/s)";
+            var test = double.IsNaN(m.TestTop1)
+                ? "(no test source) "
+                : $"test {Fmt(m.TestTop1)}% top5 {Fmt(m.TestTop5)}% best {Fmt(m.BestTop1)}% ";
+            var line = $"epoch {m.Epoch}/{m.Epochs} lr {Fmt(m.LearningRate, "F4")} " +
+                       (double.IsNaN(m.EstimatorParameter) ? "" : $"o {Fmt(m.EstimatorParameter, "F3")} ") +
+                       $"loss {Fmt(m.TrainLoss, "F4")} train {Fmt(m.TrainTop1)}% {test}" +
+                       $"({Fmt(m.TrainSeconds, "F1")}s train, {Fmt(m.EvalSeconds, "F1")}s eval, {Fmt(m.ImagesPerSecond, "F0")} img/s)";
             if (!double.IsNaN(m.EstimatingError)) line += $" e {Fmt(m.EstimatingError, "F4")} s {m.GradientInstability.ToString("G4", CultureInfo.InvariantCulture)}";
             _out.WriteLine(line);
         }

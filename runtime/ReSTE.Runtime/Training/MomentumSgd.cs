@@ -12,7 +12,7 @@ namespace ReSTE.Runtime.Training
     /// d = g + wd·p; b = d on the first step, else b = μ·b + d; p = p − lr·b. Written here rather than taken from
     /// TorchSharp so that the momentum buffers are plain named tensors that checkpoints save and restore.
     /// </summary>
-    public sealed class MomentumSgd : IDisposable
+    public sealed class MomentumSgd : IOptimizer
     {
         readonly List<(string Name, Parameter Param)> _params;
         readonly Dictionary<string, Tensor> _momentum = new(StringComparer.Ordinal);
@@ -30,6 +30,9 @@ namespace ReSTE.Runtime.Training
 
         /// <summary>The momentum buffers by parameter name (absent until a parameter's first step).</summary>
         public IReadOnlyDictionary<string, Tensor> MomentumBuffers => _momentum;
+
+        IReadOnlyDictionary<string, Tensor> IOptimizer.State => _momentum;
+        void IOptimizer.LoadState(IReadOnlyDictionary<string, Tensor> state) => LoadMomentum(state);
 
         /// <summary>Sets every parameter's gradient to none.</summary>
         public void ZeroGrad()

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Text.Json;
 using System.Threading;
 using ReSTE.Runtime.Data;
 using ReSTE.Runtime.Indicators;
@@ -74,26 +75,40 @@ namespace ReSTE.Runtime.Training
     }
 
     /// <summary>
-    /// The training loop of the reference: SGD (lr 0.1, momentum 0.9, weight decay 1e-4 on every parameter),
-    /// optional linear warm-up then cosine decay of the learning rate per epoch in closed form, cross-entropy, the
-    /// estimators' schedule advanced once per epoch, evaluation every epoch (top-1, top-5, best top-1). Each step runs
-    /// in a DisposeScope and never reads the device: loss and accuracy are summed on the device and read once per
-    /// epoch. A checkpoint is written atomically after each epoch; a cancelled run saves the step it reached; a NaN or
-    /// infinite loss stops the run and keeps the last good checkpoint.
+    /// One training loop for any <c>nn.Module&lt;Tensor, Tensor&gt;</c> and any <see cref="IBatchSource"/>. By default
+    /// the reference's: SGD (lr 0.1, momentum 0.9, weight decay 1e-4 on every parameter), optional linear warm-up then
+    /// cosine decay of the learning rate per epoch in closed form, cross-entropy; loss, optimiser, schedule and
+    /// evaluation are pluggable (<see cref="TrainerOptions"/>). Binary layers' estimator schedules advance once per
+    /// epoch; evaluation runs every epoch when there is a test source (top-1, top-5, best top-1). Each step runs in a
+    /// DisposeScope and never reads the device: loss and accuracy are summed on the device and read once per epoch. A
+    /// checkpoint is written atomically after each epoch; a cancelled run saves the step it reached; a NaN or infinite
+    /// loss stops the run and keeps the last good checkpoint.
     /// </summary>
     public sealed class Trainer
     {
         public const string CheckpointFile = "checkpoint.safetensors";
         public const string BestWeightsFile = "best.safetensors";
+        /// <summary>Checkpoint metadata: the training source's class names by index, as a JSON array (when it has them).</summary>
+        public const string ClassesKey = "classes";
 
         readonly nn.Module<Tensor, Tensor> _model;
-        readonly DeviceCifar _train;
-        readonly DeviceCifar? _test;
+        readonly IBatchSource _train;
+        readonly IBatchSource? _test;
         readonly List<ITrainerHook> _hooks;
 
-        public Trainer(nn.Module<Tensor, Tensor> model, DeviceCifar train, DeviceCifar? test, TrainerOptions options, IEnumerable<ITrainerHook>? hooks = null)
+        /// <summary>
+        /// A run of <paramref name="model"/> on <paramref name="train"/>, evaluated on <paramref name="test"/> after
+        /// every epoch (null: no evaluation). The sources' batches must be on the model's device.
+        /// </summary>
+        public Trainer(nn.Module<Tensor, Tensor> model, IBatchSource train, IBatchSource? test, TrainerOptions options, IEnumerable<ITrainerHook>? hooks = null)
         {
+            ArgumentNullException.ThrowIfNull(model);
+            ArgumentNullException.ThrowIfNull(train);
+            ArgumentNullException.ThrowIfNull(options);
             options.Validate();
+            if (train.Count < 1) throw new ArgumentException("The training source holds no examples.", nameof(train));
+            if (test is not null && test.Device.type != train.Device.type)
+                throw new ArgumentException($"The test source is on {test.Device}, the training source on {train.Device}; give both on one device.", nameof(test));
             _model = model; _train = train; _test = test; Options = options;
             _hooks = hooks?.ToList() ?? new List<ITrainerHook>();
             Device = train.Device;
@@ -102,17 +117,32 @@ namespace ReSTE.Runtime.Training
         public TrainerOptions Options { get; }
         public Device Device { get; }
         public nn.Module<Tensor, Tensor> Model => _model;
-        public int StepsPerEpoch => _train.BatchCount(Options.BatchSize);
+        public IBatchSource TrainSource => _train;
+        public IBatchSource? TestSource => _test;
+        public int StepsPerEpoch => BatchSources.BatchCount(_train.Count, Options.BatchSize);
         public string? CheckpointPath => Options.OutputDirectory is null ? null : Path.Combine(Options.OutputDirectory, CheckpointFile);
+
+        IOptimizer CreateOptimizer()
+        {
+            var parameters = _model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+            return Options.Optimizer is { } f
+                ? f(parameters, Options) ?? throw new InvalidOperationException("TrainerOptions.Optimizer returned null.")
+                : new MomentumSgd(parameters, Options.LearningRate, Options.Momentum, Options.WeightDecay);
+        }
+
+        string? ClassesJson() => _train.ClassNames is { } names ? JsonSerializer.Serialize(names) : null;
 
         public TrainResult Run(CancellationToken cancel = default)
         {
             var o = Options;
-            using var optimizer = new MomentumSgd(_model.named_parameters().Select(p => (p.name, p.parameter)), o.LearningRate, o.Momentum, o.WeightDecay);
+            using var optimizer = CreateOptimizer();
+            LossFunction lossOf = o.Loss ?? ((output, target) => nn.functional.cross_entropy(output, target));
+            var evaluator = o.Evaluator ?? TorchEvaluator.Instance;
             int startEpoch = 0, startStep = 0, bestEpoch = 0;
             double bestTop1 = double.NaN;
             double partialLoss = 0, partialCorrect = 0, partialSeen = 0;
             var history = new List<EpochMetrics>();
+            int steps = StepsPerEpoch;
 
             if (o.ResumeFrom is not null)
             {
@@ -122,27 +152,32 @@ namespace ReSTE.Runtime.Training
                     .Select(kv => $"{kv.Key} {(ckpt.Metadata.TryGetValue(kv.Key, out var v) ? v : "unset")} in the checkpoint, {kv.Value} now").ToList();
                 if (differ.Count > 0)
                     throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}' with another schedule: {string.Join("; ", differ)}.");
+                if (ClassesJson() is { } classes && ckpt.Metadata.TryGetValue(ClassesKey, out var saved) && saved != classes)
+                    throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}': its classes {saved} differ from the training source's {classes}.");
                 StateDict.Load(_model, ckpt.Model, null, $"checkpoint '{o.ResumeFrom}'");
-                optimizer.LoadMomentum(ckpt.Momentum);
+                optimizer.LoadState(ckpt.Momentum);
                 startEpoch = ckpt.Epoch; startStep = ckpt.Step;
+                if (startStep < 0 || startStep >= steps && startStep > 0)
+                    throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}': it stopped at step {startStep}, and an epoch of {_train.Count} examples in batches of {o.BatchSize} has {steps} steps.");
                 bestTop1 = ckpt.BestTop1; bestEpoch = ckpt.BestEpoch;
                 partialLoss = ckpt.Double("partial_loss"); partialCorrect = ckpt.Double("partial_correct"); partialSeen = ckpt.Double("partial_seen");
             }
 
             foreach (var h in _hooks) h.OnStart(this, startEpoch, startStep);
-            int steps = StepsPerEpoch;
             TrainResult Finish(TrainResult r) { foreach (var h in _hooks) h.OnEnd(r); return r; }
 
             for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
             {
-                double lr = LearningRateSchedule.At(epoch, o.Epochs, o.LearningRate, o.WarmupEpochs);
+                double lr = o.LearningRateAt(epoch);
+                if (!double.IsFinite(lr) || lr < 0)
+                    throw new InvalidOperationException($"TrainerOptions.LearningRateSchedule gave {lr.ToString(CultureInfo.InvariantCulture)} for epoch {epoch + 1}; a learning rate must be finite and ≥ 0.");
                 optimizer.LearningRate = lr;
                 BinaryModel.SetProgress(_model, epoch, o.Epochs);
                 double parameter = BinaryModel.Layers(_model).Select(l => l.Layer.Estimator.Parameter).DefaultIfEmpty(double.NaN).First();
                 _model.train();
                 var clock = Stopwatch.StartNew();
                 int firstStep = epoch == startEpoch ? startStep : 0;
-                using var order = _train.EpochOrder(o.Seed, epoch);
+                using var reader = _train.Open(BatchPass.Training(o.BatchSize, o.Seed, epoch, firstStep, o.Augment));
                 using var lossSum = zeros(1, dtype: ScalarType.Float64, device: Device);
                 using var correctSum = zeros(1, dtype: ScalarType.Float64, device: Device);
                 using var stepLosses = zeros(steps, dtype: ScalarType.Float32, device: Device);
@@ -163,17 +198,17 @@ namespace ReSTE.Runtime.Training
                         else if (CheckpointPath is not null)
                         {
                             SaveCheckpoint(optimizer, epoch, step, bestTop1, bestEpoch, l, c, seen);
-                            msg = $"Interrupted at epoch {epoch + 1}, step {step} of {steps}; saved {CheckpointPath} (--resume continues from there).";
+                            msg = $"Interrupted at epoch {epoch + 1}, step {step} of {steps}; saved {CheckpointPath} (resuming from it continues there).";
                         }
-                        else msg = $"Interrupted at epoch {epoch + 1}, step {step} of {steps}; no --out, nothing saved.";
+                        else msg = $"Interrupted at epoch {epoch + 1}, step {step} of {steps}; no output folder, nothing saved.";
                         return Finish(new TrainResult(TrainOutcome.Interrupted, epoch, bestTop1, bestEpoch, msg, history));
                     }
                     using (var scope = NewDisposeScope())
                     {
-                        var idx = DeviceCifar.BatchIndices(order, step, o.BatchSize);
-                        var (x, y) = o.Augment ? _train.TrainBatch(idx, o.Seed, epoch, step) : _train.EvalBatch(idx);
+                        if (!reader.Next(out var x, out var y))
+                            throw new InvalidOperationException($"The training source ended after {step} of {steps} batches in epoch {epoch + 1}.");
                         var output = _model.forward(x);
-                        var loss = nn.functional.cross_entropy(output, y);
+                        var loss = lossOf(output, y);
                         optimizer.ZeroGrad();
                         loss.backward();
                         optimizer.Step();
@@ -208,13 +243,14 @@ namespace ReSTE.Runtime.Training
                               (CheckpointPath is not null && File.Exists(CheckpointPath)
                                   ? $"The last good checkpoint, {CheckpointPath}, was kept."
                                   : "No checkpoint had been written yet.") +
-                              " Try a lower learning rate or a warm-up (--warmup 5).";
+                              " Try a lower learning rate or a few epochs of warm-up.";
                     return Finish(new TrainResult(TrainOutcome.Diverged, epoch, bestTop1, bestEpoch, msg, history));
                 }
 
                 foreach (var h in _hooks) h.OnEvalStart(epoch);
                 var evalClock = Stopwatch.StartNew();
-                var (testLoss, top1, top5) = _test is null ? (double.NaN, double.NaN, double.NaN) : Evaluate(_model, _test, o.EvalBatchSize);
+                var eval = _test is null ? null : evaluator.Evaluate(_model, _test, o.EvalBatchSize);
+                double testLoss = eval?.Loss ?? double.NaN, top1 = eval?.Top1 ?? double.NaN, top5 = eval?.Top5 ?? double.NaN;
                 double evalSeconds = evalClock.Elapsed.TotalSeconds;
                 bool improved = !double.IsNaN(top1) && (double.IsNaN(bestTop1) || top1 > bestTop1);
                 if (improved) { bestTop1 = top1; bestEpoch = epoch + 1; }
@@ -228,21 +264,39 @@ namespace ReSTE.Runtime.Training
                     EstimatingError = avg.E, GradientInstability = avg.S, Layers = layers, StepLosses = stepLossValues,
                 };
                 history.Add(metrics);
-                if (CheckpointPath is not null)
-                {
-                    SaveCheckpoint(optimizer, epoch + 1, 0, bestTop1, bestEpoch, 0, 0, 0);
-                    if (improved)
-                        Checkpoint.WriteAtomically(Path.Combine(o.OutputDirectory!, BestWeightsFile),
-                            s => Safetensors.Write(s, _model.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)),
-                                new Dictionary<string, string> { ["epoch"] = (epoch + 1).ToString(CultureInfo.InvariantCulture), ["top1"] = top1.ToString("R", CultureInfo.InvariantCulture) }));
-                }
-                foreach (var h in _hooks) h.OnEpoch(metrics);
+                CommitEpoch(optimizer, metrics, improved);
             }
-            return Finish(new TrainResult(TrainOutcome.Completed, o.Epochs, bestTop1, bestEpoch,
-                $"Done: {o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")}, best top-1 {bestTop1.ToString("F2", CultureInfo.InvariantCulture)}% (epoch {bestEpoch}).", history));
+            string done = $"Done: {o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")}, " + (_test is null
+                ? "no test source, so no test accuracy."
+                : $"best top-1 {bestTop1.ToString("F2", CultureInfo.InvariantCulture)}% (epoch {bestEpoch}).");
+            return Finish(new TrainResult(TrainOutcome.Completed, o.Epochs, bestTop1, bestEpoch, done, history));
         }
 
-        void SaveCheckpoint(MomentumSgd optimizer, int nextEpoch, int nextStep, double bestTop1, int bestEpoch, double loss, double correct, double seen)
+        /// <summary>
+        /// The end of an epoch: the checkpoint (next epoch, step 0), the best weights when the test top-1 improved,
+        /// then the hooks' <see cref="ITrainerHook.OnEpoch"/> (metrics files, TensorBoard, console).
+        /// </summary>
+        void CommitEpoch(IOptimizer optimizer, EpochMetrics metrics, bool improved)
+        {
+            if (CheckpointPath is not null)
+            {
+                SaveCheckpoint(optimizer, metrics.Epoch, 0, metrics.BestTop1, metrics.BestEpoch, 0, 0, 0);
+                if (improved)
+                {
+                    var meta = new Dictionary<string, string>
+                    {
+                        ["epoch"] = metrics.Epoch.ToString(CultureInfo.InvariantCulture),
+                        ["top1"] = metrics.TestTop1.ToString("R", CultureInfo.InvariantCulture),
+                    };
+                    if (ClassesJson() is { } classes) meta[ClassesKey] = classes;
+                    Checkpoint.WriteAtomically(Path.Combine(Options.OutputDirectory!, BestWeightsFile),
+                        s => Safetensors.Write(s, _model.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)), meta));
+                }
+            }
+            foreach (var h in _hooks) h.OnEpoch(metrics);
+        }
+
+        void SaveCheckpoint(IOptimizer optimizer, int nextEpoch, int nextStep, double bestTop1, int bestEpoch, double loss, double correct, double seen)
         {
             var meta = new Dictionary<string, string>(Options.ScheduleSettings());
             foreach (var (k, v) in Options.Tags) meta["tag." + k] = v;
@@ -254,37 +308,19 @@ namespace ReSTE.Runtime.Training
             meta["partial_loss"] = F(loss);
             meta["partial_correct"] = F(correct);
             meta["partial_seen"] = F(seen);
+            if (ClassesJson() is { } classes) meta[ClassesKey] = classes;
             Checkpoint.Save(CheckpointPath!, _model, optimizer, meta);
         }
 
-        /// <summary>Loss, top-1 and top-5 (percent) of <paramref name="model"/> on <paramref name="data"/>; one read at the end.</summary>
-        public static (double Loss, double Top1, double Top5) Evaluate(nn.Module<Tensor, Tensor> model, DeviceCifar data, int batchSize = 250)
+        /// <summary>The class names a checkpoint's metadata records (<see cref="ClassesKey"/>), or null.</summary>
+        public static IReadOnlyList<string>? ClassNamesOf(IReadOnlyDictionary<string, string> metadata) =>
+            metadata.TryGetValue(ClassesKey, out var json) ? JsonSerializer.Deserialize<string[]>(json) : null;
+
+        /// <summary>Loss, top-1 and top-5 (percent) of <paramref name="model"/> on <paramref name="data"/> in eval mode; one read at the end.</summary>
+        public static (double Loss, double Top1, double Top5) Evaluate(nn.Module<Tensor, Tensor> model, IBatchSource data, int batchSize = 250)
         {
-            model.eval();
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            var dev = data.Device;
-            var lossSum = zeros(1, dtype: ScalarType.Float64, device: dev);
-            var top1 = zeros(1, dtype: ScalarType.Float64, device: dev);
-            var top5 = zeros(1, dtype: ScalarType.Float64, device: dev);
-            var order = arange(data.Count, dtype: ScalarType.Int64, device: dev);
-            int batches = data.BatchCount(batchSize);
-            for (int i = 0; i < batches; i++)
-            {
-                using var inner = NewDisposeScope();
-                var (x, y) = data.EvalBatch(DeviceCifar.BatchIndices(order, i, batchSize));
-                var output = model.forward(x);
-                lossSum.add_(nn.functional.cross_entropy(output, y, reduction: nn.Reduction.Sum).to(ScalarType.Float64));
-                int k = (int)Math.Min(5, output.shape[1]);
-                var (_, pred) = output.topk(k, dim: 1);
-                var hit = pred.eq(y.unsqueeze(1));
-                top1.add_(hit.narrow(1, 0, 1).sum().to(ScalarType.Float64));
-                top5.add_(hit.any(1).sum().to(ScalarType.Float64));
-            }
-            var result = torch.cat(new[] { lossSum, top1, top5 }).cpu();
-            var v = result.data<double>().ToArray();
-            double n = data.Count;
-            return (v[0] / n, 100 * v[1] / n, 100 * v[2] / n);
+            var r = TorchEvaluator.Instance.Evaluate(model, data, batchSize);
+            return (r.Loss, r.Top1, r.Top5);
         }
     }
 }
