@@ -203,6 +203,34 @@ namespace ReSTE.Generators.Tests
                 "RESTE010", DiagnosticSeverity.Error, "Terms = 0", "Terms = 0 must be ≥ 1");
 
         [Fact]
+        public void RESTE011_a_member_with_a_name_the_generator_adds_is_an_error_at_the_member()
+        {
+            var outcome = Run(Usings + """
+                [Binarize]
+                public sealed partial class Block : nn.Module<Tensor, Tensor>
+                {
+                    public Block() : base(nameof(Block)) { }
+                    public override Tensor forward(Tensor x) => x;
+                    public static int Layers => 1;
+                    private readonly int BinarySign = 2;
+                    public void BinaryLayers() { }
+                    public sealed class BinaryConv2d { }
+                    public object BinaryLinear { get; } = new object();
+                }
+                """, nameof(RESTE011_a_member_with_a_name_the_generator_adds_is_an_error_at_the_member));
+            var found = outcome.Diagnostics.OrderBy(d => d.Location.SourceSpan.Start).ToList();
+            Assert.All(found, d => Assert.Equal(("RESTE011", DiagnosticSeverity.Error), (d.Id, d.Severity)));
+            Assert.Equal(new[] { "Layers", "BinarySign", "BinaryLayers", "BinaryConv2d", "BinaryLinear" }, found.Select(d => Snapshot.SourceText(d, outcome.Input)));
+            Assert.Contains("'Block' declares a member named 'Layers'", found[0].GetMessage(CultureInfo.InvariantCulture));
+            Assert.Contains("layer factory", found[0].GetMessage(CultureInfo.InvariantCulture));
+        }
+
+        [Fact]
+        public void A_static_policy_class_needs_no_module_base_but_must_be_partial() =>
+            Single(Run(Usings + "[Binarize]\npublic static class EdePolicy { }\n", nameof(A_static_policy_class_needs_no_module_base_but_must_be_partial)),
+                "RESTE001", DiagnosticSeverity.Error, "EdePolicy", "'EdePolicy' is not declared partial");
+
+        [Fact]
         public void Descriptors_have_distinct_ids_in_sequence_and_every_one_is_tested()
         {
             var ids = DiagnosticDescriptors.All.Select(d => d.Id).ToList();

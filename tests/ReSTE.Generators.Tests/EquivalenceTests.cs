@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using ReSTE.Generators.Tests.Modules;
+using ReSTE.Runtime.Estimators;
 using ReSTE.Runtime.Tests;
 using TorchSharp;
 using Xunit;
@@ -38,7 +39,7 @@ namespace ReSTE.Generators.Tests
             var ws = l.WeightShape;
             Assert.Equal(ws[2], ws[3]);
             using var conv = new ReSTEBlock.BinaryConv2d(ws[1], ws[0], ws[2], stride: l.Stride, padding: l.Padding);
-            var estimator = Assert.IsType<ReSTE.Runtime.Estimators.ReSTE>(conv.Estimator);
+            var estimator = Assert.IsType<ReSTEEstimator>(conv.Estimator);
             estimator.OEnd = l.O; // Constant schedule: o = OEnd
             Assert.Equal(l.O, estimator.O);
             using (no_grad()) conv.Weight.copy_(tensor(l.Weight, ws));

@@ -61,31 +61,31 @@ namespace ReSTE.Generators.Tests
             using var steConv = new SteWeightsOnly.BinaryConv2d(2, 2, 1);
             Assert.False(steConv.BinarizesActivations);
             Assert.Equal(ScaleMode.LayerMeanAbs, steConv.Scale);
-            Assert.Equal(1.25, Assert.IsType<Ste>(steConv.Estimator).Clip);
+            Assert.Equal(1.25, Assert.IsType<SteEstimator>(steConv.Estimator).Clip);
 
             using var approx = new ApproxSignChannel.BinaryLinear(3, 2);
             Assert.True(approx.BinarizesActivations);
             Assert.Equal(ScaleMode.ChannelMeanAbs, approx.Scale);
-            Assert.IsType<ApproxSign>(approx.Estimator);
+            Assert.IsType<ApproxSignEstimator>(approx.Estimator);
 
             using var swish = new SignSwishUnscaled.BinaryLinear(3, 2);
             Assert.Equal(ScaleMode.None, swish.Scale);
-            Assert.Equal(4, Assert.IsType<SignSwish>(swish.Estimator).Beta);
+            Assert.Equal(4, Assert.IsType<SignSwishEstimator>(swish.Estimator).Beta);
 
             using var ede = new EdeBlock.BinaryConv2d(2, 2, 3);
-            var e = Assert.IsType<Ede>(ede.Estimator);
+            var e = Assert.IsType<EdeEstimator>(ede.Estimator);
             Assert.Equal((0.2, 8.0), (e.TMin, e.TMax));
             ede.SetProgress(10, 10);
             Assert.Equal(8, e.T, 9);
 
-            Assert.Equal(0.3, Assert.IsType<Dsq>(new DsqBlock.BinaryLinear(2, 2).Estimator).Alpha);
-            var fda = Assert.IsType<Fda>(new FdaBlock.BinaryLinear(2, 2).Estimator);
+            Assert.Equal(0.3, Assert.IsType<DsqEstimator>(new DsqBlock.BinaryLinear(2, 2).Estimator).Alpha);
+            var fda = Assert.IsType<FdaEstimator>(new FdaBlock.BinaryLinear(2, 2).Estimator);
             Assert.Equal((1.5, 3), (fda.Omega, fda.Terms));
-            var rbnn = Assert.IsType<Rbnn>(new RbnnBlock.BinaryLinear(2, 2).Estimator);
+            var rbnn = Assert.IsType<RbnnEstimator>(new RbnnBlock.BinaryLinear(2, 2).Estimator);
             Assert.Equal((0.02, 5.0), (rbnn.TMin, rbnn.TMax));
 
             using var cos = new ReSTECosine.BinaryConv2d(2, 2, 3);
-            var r = Assert.IsType<ReSTE.Runtime.Estimators.ReSTE>(cos.Estimator);
+            var r = Assert.IsType<ReSTEEstimator>(cos.Estimator);
             Assert.Equal((2.5, 1.2, 0.05, ScheduleKind.Cosine), (r.OEnd, r.T, r.M, r.Schedule));
             Assert.Equal(1, r.O);
             cos.SetProgress(10, 10);

@@ -79,3 +79,10 @@ namespace ReSTE.Generators.Tests.Modules
         public override Tensor forward(Tensor x) => x;
     }
 }
+
+namespace ReSTE.Generators.Tests.Modules
+{
+    /// <summary>A policy without a module of its own: the static class only names it.</summary>
+    [Binarize(Estimator = Estimator.EDE, EdeTMin = 0.2, EdeTMax = 8)]
+    public static partial class EdePolicy;
+}

@@ -104,6 +104,12 @@ namespace ReSTE.Generators.Tests
                 Assert.All(losses, l => Assert.True(double.IsFinite(l) && l > 0, run));
                 Assert.True(losses[^1] < losses[0], $"the loss did not decrease:\n{run}");
                 Assert.Contains("binary weights: 4608", run);
+                // The policy scenario: a static policy class, (3, 1) and (1, 3) kernels with Padding.Same, the extension
+                // methods and the summary (16·16·3 binary weights per binary convolution, 1-bit inputs).
+                Assert.Contains("policy model output: [2, 10]", run);
+                Assert.Contains("binary layers: conv1, conv2", run);
+                Assert.Contains("compression ratio", run);
+                Assert.Contains("parameters: 2,170 (1,536 binary, 634 full precision)", run);
             }
             finally
             {

@@ -73,6 +73,16 @@ namespace ReSTE.Generators.Tests
         public void Scale_None() => Check(Block("[Binarize(Estimator = Estimator.STE, Scale = ScaleMode.None)]"), nameof(Scale_None));
 
         [Fact]
+        public void Static_policy_class() => Check("""
+            using ReSTE.Runtime;
+
+            namespace Models;
+
+            [Binarize(Estimator = Estimator.EDE)]
+            public static partial class EdePolicy;
+            """, nameof(Static_policy_class));
+
+        [Fact]
         public void File_scoped_namespace() => Check("""
             using ReSTE.Runtime;
             using TorchSharp;

@@ -18,7 +18,7 @@ namespace ReSTE.Inference.Tests
     {
         private readonly Parameter weight;
         private readonly long stride, padding;
-        private readonly IEstimator estimator = new ReSTE.Runtime.Estimators.ReSTE();
+        private readonly IEstimator estimator = new ReSTEEstimator();
 
         public TestBinaryConv2d(long inC, long outC, long k, long stride, long padding, bool binarizeActivations = true,
             ScaleMode scale = ScaleMode.LayerMeanAbs, long dilation = 1) : base(nameof(TestBinaryConv2d))

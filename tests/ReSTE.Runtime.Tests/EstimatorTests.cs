@@ -31,7 +31,7 @@ namespace ReSTE.Runtime.Tests
             const double h = 1e-6;
             var numeric = estimator.Approximate(z.add(h)).sub(estimator.Approximate(z.sub(h))).div(2 * h);
             var analytic = estimator.Derivative(z);
-            var kinks = new[] { 0.0, 0.1, 1.0, 1.5, 2.0, Math.Sqrt(2) / ((estimator as Rbnn)?.T ?? 1e9) };
+            var kinks = new[] { 0.0, 0.1, 1.0, 1.5, 2.0, Math.Sqrt(2) / ((estimator as RbnnEstimator)?.T ?? 1e9) };
             var far = ones_like(z, dtype: ScalarType.Bool);
             foreach (var k in kinks) far = far.logical_and(z.abs().sub(k).abs().gt(1e-3));
             // ReSTE's backward is f′ only between m and t: rectified to the secant below m, cut to 0 above t.
@@ -105,17 +105,17 @@ namespace ReSTE.Runtime.Tests
             var e = Assert.Throws<ArgumentException>(() => ReSTEEstimator.Validate(o, t, m));
             Assert.Contains(expected, e.Message);
             // The estimator object checks the same constants (its o_end is the o here).
-            Assert.Throws<ArgumentException>(() => new Estimators.ReSTE(o, t, m));
+            Assert.Throws<ArgumentException>(() => new ReSTEEstimator(o, t, m));
         }
 
         [Fact]
         public void Other_estimators_reject_bad_constants()
         {
-            Assert.Contains("beta = NaN", Assert.Throws<ArgumentException>(() => new SignSwish(double.NaN)).Message);
-            Assert.Contains("alpha = 1", Assert.Throws<ArgumentException>(() => new Dsq(1)).Message);
-            Assert.Contains("terms = 0", Assert.Throws<ArgumentException>(() => new Fda(terms: 0)).Message);
-            Assert.Contains("tMin = -1", Assert.Throws<ArgumentException>(() => new Ede(-1)).Message);
-            Assert.Contains("clip = 0", Assert.Throws<ArgumentException>(() => new Ste(0)).Message);
+            Assert.Contains("beta = NaN", Assert.Throws<ArgumentException>(() => new SignSwishEstimator(double.NaN)).Message);
+            Assert.Contains("alpha = 1", Assert.Throws<ArgumentException>(() => new DsqEstimator(1)).Message);
+            Assert.Contains("terms = 0", Assert.Throws<ArgumentException>(() => new FdaEstimator(terms: 0)).Message);
+            Assert.Contains("tMin = -1", Assert.Throws<ArgumentException>(() => new EdeEstimator(-1)).Message);
+            Assert.Contains("clip = 0", Assert.Throws<ArgumentException>(() => new SteEstimator(0)).Message);
             Assert.Contains("'resteX'", Assert.Throws<ArgumentException>(() => EstimatorFactory.Parse("resteX")).Message);
             Assert.Equal(Estimator.ApproxSign, EstimatorFactory.Parse("approxsign"));
         }
@@ -128,7 +128,7 @@ namespace ReSTE.Runtime.Tests
             Assert.Equal(3.0, OSchedule.At(ScheduleKind.Cosine, 100, 100, 3), 12);
             Assert.Equal(2.0, OSchedule.At(ScheduleKind.Linear, 50, 100, 3), 12);
             Assert.Equal(3.0, OSchedule.At(ScheduleKind.Constant, 0, 100, 3));
-            var reste = new Estimators.ReSTE(oEnd: 3);
+            var reste = new ReSTEEstimator(oEnd: 3);
             Assert.Equal(1.0, reste.O);
             reste.SetProgress(99, 100);
             Assert.Equal(1 + 2 * (1 - Math.Cos(Math.PI / 2 * 0.99)), reste.O, 12);

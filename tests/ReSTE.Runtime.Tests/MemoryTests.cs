@@ -107,7 +107,7 @@ namespace ReSTE.Runtime.Tests
             var w1 = nn.Parameter(randn(8, 3, 3, 3).mul(0.1));
             var w2 = nn.Parameter(randn(8, 8, 3, 3).mul(0.1));
             var head = nn.Parameter(randn(10, 8).mul(0.1));
-            var estimator = new Estimators.ReSTE(oEnd: 3);
+            var estimator = new ReSTEEstimator(oEnd: 3);
             var optimizer = optim.SGD(new[] { w1, w2, head }, 0.01, momentum: 0.9);
             var x = randn(16, 3, 8, 8);
             var y = randint(0, 10, new long[] { 16 });

@@ -10,7 +10,7 @@ namespace ReSTE.Generators.Diagnostics
 
         public static readonly DiagnosticDescriptor NotPartial = new(
             "RESTE001", "[Binarize] class must be partial",
-            "'{0}' has [Binarize] but is not declared partial: the generator adds its binary layers to it; declare it 'partial' (and every type containing it)",
+            "'{0}' is not declared partial: the generator adds the binary layers of [Binarize] class '{1}' to it; declare '{0}' partial (and every type containing '{1}')",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor NotModule = new(
@@ -45,7 +45,7 @@ namespace ReSTE.Generators.Diagnostics
 
         public static readonly DiagnosticDescriptor NestedInGeneric = new(
             "RESTE008", "[Binarize] class cannot be generic or nested in a generic type",
-            "'{0}' has [Binarize] but is generic or nested in the generic type '{1}': its layers would be a separate type per type argument; declare it in a non-generic type",
+            "'{0}' has [Binarize] but {1}: its layers would be a separate type per type argument; declare it in a non-generic type",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor Duplicate = new(
@@ -58,8 +58,13 @@ namespace ReSTE.Generators.Diagnostics
             "[Binarize] on '{0}': {1} = {2} must be {3}",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor ReservedName = new(
+            "RESTE011", "A member's name is one the generator adds",
+            "'{0}' declares a member named '{1}', but [Binarize] adds {2} under that name; rename the member",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static readonly DiagnosticDescriptor[] All =
-            { NotPartial, NotModule, OEndBelowOne, TNotAboveM, MNotPositive, NotFinite, NotApplicable, NestedInGeneric, Duplicate, OutOfRange };
+            { NotPartial, NotModule, OEndBelowOne, TNotAboveM, MNotPositive, NotFinite, NotApplicable, NestedInGeneric, Duplicate, OutOfRange, ReservedName };
 
         public static DiagnosticDescriptor ById(string id)
         {

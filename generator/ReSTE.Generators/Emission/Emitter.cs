@@ -1,6 +1,8 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using ReSTE.Generators.Parsing;
+using ReSTE.Runtime;
 
 namespace ReSTE.Generators.Emission
 {
@@ -35,97 +37,31 @@ namespace ReSTE.Generators.Emission
             public string CallArguments = "";
         }
 
-        public static string Literal(double value)
-        {
-            var text = value.ToString("R", CultureInfo.InvariantCulture);
-            return text;
-        }
+        public static string Literal(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
-        static string Literal(int value) => value.ToString(CultureInfo.InvariantCulture);
+        static string Local(string property) => char.ToLowerInvariant(property[0]) + property.Substring(1);
 
+        /// <summary>The estimator's code, written from its description in <see cref="EstimatorCatalog"/> and the policy's constants.</summary>
         static EstimatorCode For(Policy p)
         {
-            switch (p.Estimator)
+            var d = EstimatorCatalog.Get(p.Estimator);
+            var type = Estimators + "." + d.TypeName;
+            var perCall = d.PerCall.Select(Local).ToList();
+            var description = d.Summary;
+            foreach (var v in p.Values) description = description.Replace("{" + v.Property + "}", v.Display);
+            return new EstimatorCode
             {
-                case EstimatorKind.ReSTE:
-                    return new EstimatorCode
-                    {
-                        StateType = Estimators + ".ReSTE",
-                        NewState = $"new {Estimators}.ReSTE(oEnd: {Literal(p.OEnd)}, t: {Literal(p.T)}, m: {Literal(p.M)}, schedule: {Runtime}.ScheduleKind.{p.Schedule})",
-                        Description = $"ReSTE backward with t = {Literal(p.T)} and m = {Literal(p.M)} inlined, o given per call ({p.Schedule} schedule from 1 to {Literal(p.OEnd)})",
-                        ApplyParameters = "double o",
-                        SavedValue = "o",
-                        Unpack = "var o = (double)ctx.get_data(\"p\");",
-                        Gradient = $"{Estimators}.ReSTEEstimator.Backward(z, g, o, {Literal(p.T)}, {Literal(p.M)})",
-                        CallArguments = "estimator.O",
-                    };
-                case EstimatorKind.STE:
-                    return new EstimatorCode
-                    {
-                        StateType = Estimators + ".Ste",
-                        NewState = $"new {Estimators}.Ste(clip: {Literal(p.SteClip)})",
-                        Description = $"STE backward clipped at {Literal(p.SteClip)}",
-                        Gradient = $"{Estimators}.SteEstimator.Backward(z, g, {Literal(p.SteClip)})",
-                    };
-                case EstimatorKind.ApproxSign:
-                    return new EstimatorCode
-                    {
-                        StateType = Estimators + ".ApproxSign",
-                        NewState = $"new {Estimators}.ApproxSign()",
-                        Description = "ApproxSign backward (2 − 2|z| inside [−1, 1])",
-                        Gradient = $"{Estimators}.ApproxSignEstimator.Backward(z, g)",
-                    };
-                case EstimatorKind.SignSwish:
-                    return new EstimatorCode
-                    {
-                        StateType = Estimators + ".SignSwish",
-                        NewState = $"new {Estimators}.SignSwish(beta: {Literal(p.Beta)})",
-                        Description = $"SignSwish backward with β = {Literal(p.Beta)}",
-                        Gradient = $"{Estimators}.SignSwishEstimator.Backward(z, g, {Literal(p.Beta)})",
-                    };
-                case EstimatorKind.EDE:
-                    return new EstimatorCode
-                    {
-                        StateType = Estimators + ".Ede",
-                        NewState = $"new {Estimators}.Ede(tMin: {Literal(p.EdeTMin)}, tMax: {Literal(p.EdeTMax)})",
-                        Description = $"EDE backward, t and k given per call (t from {Literal(p.EdeTMin)} to {Literal(p.EdeTMax)})",
-                        ApplyParameters = "double t, double k",
-                        SavedValue = "(t, k)",
-                        Unpack = "var (t, k) = ((double, double))ctx.get_data(\"p\");",
-                        Gradient = $"{Estimators}.EdeEstimator.Backward(z, g, t, k)",
-                        CallArguments = "estimator.T, estimator.K",
-                    };
-                case EstimatorKind.DSQ:
-                    return new EstimatorCode
-                    {
-                        StateType = Estimators + ".Dsq",
-                        NewState = $"new {Estimators}.Dsq(alpha: {Literal(p.Alpha)})",
-                        Description = $"DSQ backward with α = {Literal(p.Alpha)}",
-                        Gradient = $"{Estimators}.DsqEstimator.Backward(z, g, {Literal(p.Alpha)})",
-                    };
-                case EstimatorKind.FDA:
-                    return new EstimatorCode
-                    {
-                        StateType = Estimators + ".Fda",
-                        NewState = $"new {Estimators}.Fda(omega: {Literal(p.Omega)}, terms: {Literal(p.Terms)})",
-                        Description = $"FDA backward with ω = {Literal(p.Omega)} and {Literal(p.Terms)} terms",
-                        Gradient = $"{Estimators}.FdaEstimator.Backward(z, g, {Literal(p.Omega)}, {Literal(p.Terms)})",
-                    };
-                case EstimatorKind.RBNN:
-                    return new EstimatorCode
-                    {
-                        StateType = Estimators + ".Rbnn",
-                        NewState = $"new {Estimators}.Rbnn(tMin: {Literal(p.RbnnTMin)}, tMax: {Literal(p.RbnnTMax)})",
-                        Description = $"RBNN backward, t and k given per call (t from {Literal(p.RbnnTMin)} to {Literal(p.RbnnTMax)})",
-                        ApplyParameters = "double t, double k",
-                        SavedValue = "(t, k)",
-                        Unpack = "var (t, k) = ((double, double))ctx.get_data(\"p\");",
-                        Gradient = $"{Estimators}.RbnnEstimator.Backward(z, g, t, k)",
-                        CallArguments = "estimator.T, estimator.K",
-                    };
-                default:
-                    throw new ArgumentOutOfRangeException(nameof(p), p.Estimator, "Unknown estimator.");
-            }
+                StateType = type,
+                NewState = $"new {type}({string.Join(", ", d.Settings.Select(s => s.Argument + ": " + p[s.Property].Literal))})",
+                Description = description,
+                ApplyParameters = string.Join(", ", perCall.Select(n => "double " + n)),
+                SavedValue = perCall.Count == 1 ? perCall[0] : "(" + string.Join(", ", perCall) + ")",
+                Unpack = perCall.Count == 0 ? ""
+                    : perCall.Count == 1 ? $"var {perCall[0]} = (double)ctx.get_data(\"p\");"
+                    : $"var ({string.Join(", ", perCall)}) = (({string.Join(", ", perCall.Select(_ => "double"))}))ctx.get_data(\"p\");",
+                Gradient = $"{type}.Backward(z, g{string.Concat(d.BackwardArguments.Select(a => ", " + (a.StartsWith("@", StringComparison.Ordinal) ? Local(a.Substring(1)) : p[a].Literal)))})",
+                CallArguments = string.Join(", ", d.PerCall.Select(n => "estimator." + n)),
+            };
         }
 
         public static string Emit(BinarizeSpec spec)
@@ -206,7 +142,7 @@ namespace ReSTE.Generators.Emission
             string name = conv ? "BinaryConv2d" : "BinaryLinear";
             string call = e.CallArguments.Length > 0 ? ", " + e.CallArguments : "";
             w.Line($"/// <summary>A binary {(conv ? "2-D convolution" : "fully connected layer")}: sign of the " + (p.Activations ? "input and of the " : "") + "latent weight" +
-                   (p.Scale == ScaleKind.None ? "" : ", scaled") + $", then {(conv ? "conv2d" : "linear")}, in one forward.</summary>");
+                   (p.Scale == ScaleMode.None ? "" : ", scaled") + $", then {(conv ? "conv2d" : "linear")}, in one forward.</summary>");
             w.Open($"public sealed class {name} : {Layers}.{name}Base<{e.StateType}>");
             w.Line(conv
                 ? "/// <summary>PyTorch's nn.Conv2d arguments and initialisation (kaiming_uniform with a = √5); no bias unless asked.</summary>"
@@ -225,19 +161,19 @@ namespace ReSTE.Generators.Emission
             }
             string scale = p.Scale switch
             {
-                ScaleKind.LayerMeanAbs => ".mul(weight.abs().mean())",
-                ScaleKind.ChannelMeanAbs => conv
+                ScaleMode.LayerMeanAbs => ".mul(weight.abs().mean())",
+                ScaleMode.ChannelMeanAbs => conv
                     ? ".mul(weight.abs().mean(new long[] { 1, 2, 3 }, keepdim: true))"
                     : ".mul(weight.abs().mean(new long[] { 1 }, keepdim: true))",
                 _ => "",
             };
-            if (p.Activations && p.Scale != ScaleKind.None)
+            if (p.Activations && p.Scale != ScaleMode.None)
             {
                 // In eval mode the ±1 weights meet {−1, 0, +1} activations unscaled: every partial sum is an integer, exact
                 // in fp32 whatever order the backend sums in (oneDNN, batch size, threads), and β multiplies the result
                 // once. Evaluation is then reproducible, and equal to what the packed XNOR engine computes. Training
                 // keeps the reference's order (β on the weights: one small multiply instead of one per output).
-                string outputScale = p.Scale == ScaleKind.LayerMeanAbs
+                string outputScale = p.Scale == ScaleMode.LayerMeanAbs
                     ? "weight.abs().mean()"
                     : conv ? "weight.abs().mean(new long[] { 1, 2, 3 }).view(-1, 1, 1)" : "weight.abs().mean(new long[] { 1 })";
                 w.Line($"if (!training) return WithBias(Apply({x}, BinarySign.Apply(weight{call}), null).mul({outputScale})).MoveToOuterDisposeScope();");

@@ -1,38 +1,29 @@
 using System;
 using ReSTE.Generators.Diagnostics;
+using ReSTE.Runtime;
 
 namespace ReSTE.Generators.Parsing
 {
-    /// <summary>The estimators, in the order of <c>ReSTE.Runtime.Estimator</c> (the attribute gives the enum's value).</summary>
-    internal enum EstimatorKind { ReSTE = 0, STE = 1, ApproxSign = 2, SignSwish = 3, EDE = 4, DSQ = 5, FDA = 6, RBNN = 7 }
+    /// <summary>
+    /// One constant of the policy, ready to emit: the <c>[Binarize]</c> property, its C# literal (invariant culture;
+    /// enums as <c>global::ReSTE.Runtime.ScheduleKind.Cosine</c>) and its display text (the enum member's name).
+    /// </summary>
+    internal sealed record PolicyValue(string Property, string Literal, string Display);
 
-    /// <summary>As <c>ReSTE.Runtime.ScaleMode</c>.</summary>
-    internal enum ScaleKind { LayerMeanAbs = 0, ChannelMeanAbs = 1, None = 2 }
-
-    /// <summary>As <c>ReSTE.Runtime.ScheduleKind</c>.</summary>
-    internal enum ScheduleKindModel { Cosine = 0, Linear = 1, Constant = 2 }
-
-    /// <summary>The binarization policy read from <c>[Binarize]</c>, defaults filled in (as the attribute's).</summary>
-    internal sealed record Policy(
-        EstimatorKind Estimator,
-        double OEnd,
-        double T,
-        double M,
-        bool Activations,
-        ScaleKind Scale,
-        ScheduleKindModel Schedule,
-        double SteClip,
-        double Beta,
-        double EdeTMin,
-        double EdeTMax,
-        double Alpha,
-        double Omega,
-        int Terms,
-        double RbnnTMin,
-        double RbnnTMax)
+    /// <summary>
+    /// The binarization policy read from <c>[Binarize]</c>: the real enums of ReSTE.Abstractions, defaults taken from
+    /// the real attribute, and the constants the chosen estimator reads (its <see cref="EstimatorDescription.Settings"/>).
+    /// </summary>
+    internal sealed record Policy(Estimator Estimator, bool Activations, ScaleMode Scale, EquatableArray<PolicyValue> Values)
     {
-        public static Policy Default { get; } = new(EstimatorKind.ReSTE, 3, 1.5, 0.1, true, ScaleKind.LayerMeanAbs, ScheduleKindModel.Cosine,
-            1, 5, 0.1, 10, 0.2, Math.PI / 2, 4, 0.01, 10);
+        public PolicyValue this[string property]
+        {
+            get
+            {
+                foreach (var v in Values) if (v.Property == property) return v;
+                throw new ArgumentException($"The policy holds no value of {property}.", nameof(property));
+            }
+        }
     }
 
     /// <summary>A type that contains the annotated class: its keyword ("class", "struct", "record", "record struct", "interface") and name.</summary>

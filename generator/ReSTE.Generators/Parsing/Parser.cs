@@ -3,11 +3,13 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Linq;
+using System.Reflection;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using ReSTE.Generators.Diagnostics;
+using ReSTE.Runtime;
 
 namespace ReSTE.Generators.Parsing
 {
@@ -19,23 +21,12 @@ namespace ReSTE.Generators.Parsing
     {
         public const string AttributeMetadataName = "ReSTE.Runtime.BinarizeAttribute";
 
-        static readonly string[] DoubleProperties =
-            { "OEnd", "T", "M", "SteClip", "Beta", "EdeTMin", "EdeTMax", "Alpha", "Omega", "RbnnTMin", "RbnnTMax" };
-
-        /// <summary>The properties each estimator reads; Estimator, Activations and Scale apply to every one.</summary>
-        static readonly Dictionary<EstimatorKind, string[]> Applicable = new()
+        /// <summary>Names the generator adds to the annotated class, and what each is.</summary>
+        static readonly (string Name, string What)[] Reserved =
         {
-            [EstimatorKind.ReSTE] = new[] { "OEnd", "T", "M", "Schedule" },
-            [EstimatorKind.STE] = new[] { "SteClip" },
-            [EstimatorKind.ApproxSign] = new string[0],
-            [EstimatorKind.SignSwish] = new[] { "Beta" },
-            [EstimatorKind.EDE] = new[] { "EdeTMin", "EdeTMax" },
-            [EstimatorKind.DSQ] = new[] { "Alpha" },
-            [EstimatorKind.FDA] = new[] { "Omega", "Terms" },
-            [EstimatorKind.RBNN] = new[] { "RbnnTMin", "RbnnTMax" },
+            ("Layers", "the policy's layer factory"), ("BinaryLayers", "the factory's type"), ("BinaryConv2d", "the binary convolution"),
+            ("BinaryLinear", "the binary fully connected layer"), ("BinarySign", "the estimator's autograd function"),
         };
-
-        static readonly string[] Universal = { "Estimator", "Activations", "Scale" };
 
         public static BinarizeSpec Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
         {
@@ -66,21 +57,36 @@ namespace ReSTE.Generators.Parsing
             }
 
             if (!syntax.Modifiers.Any(SyntaxKind.PartialKeyword))
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotPartial, syntax.Identifier.GetLocation(), display));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotPartial, syntax.Identifier.GetLocation(), display, display));
             foreach (var ancestor in syntax.Ancestors().OfType<TypeDeclarationSyntax>())
                 if (!ancestor.Modifiers.Any(SyntaxKind.PartialKeyword))
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotPartial, ancestor.Identifier.GetLocation(), ancestor.Identifier.ValueText));
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotPartial, ancestor.Identifier.GetLocation(),
+                        ancestor.Identifier.ValueText + (ancestor.TypeParameterList?.ToString() ?? ""), display));
 
-            if (!DerivesFromModule(symbol))
+            // A static class only names a policy (no module of its own): its nested layers are what it is for.
+            if (!symbol.IsStatic && !DerivesFromModule(symbol))
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotModule, syntax.Identifier.GetLocation(), display,
                     symbol.BaseType?.ToDisplayString() ?? "object"));
 
             if (symbol.Arity > 0)
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NestedInGeneric, syntax.Identifier.GetLocation(), display, display));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NestedInGeneric, syntax.Identifier.GetLocation(), display, "is generic"));
             for (var t = symbol.ContainingType; t != null; t = t.ContainingType)
                 if (t.Arity > 0)
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NestedInGeneric, syntax.Identifier.GetLocation(), display,
-                        t.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
+                        "is nested in the generic type '" + t.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat) + "'"));
+
+            // Members the user declared with a name the generator adds (each declaration of them in this part of the class).
+            foreach (var member in symbol.GetMembers())
+            {
+                var reserved = Reserved.FirstOrDefault(r => r.Name == member.Name);
+                if (reserved.Name is null || member.IsImplicitlyDeclared) continue;
+                foreach (var reference in member.DeclaringSyntaxReferences)
+                {
+                    if (reference.SyntaxTree != syntax.SyntaxTree || !syntax.Span.Contains(reference.Span)) continue;
+                    var node = reference.GetSyntax(cancellationToken);
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ReservedName, NameLocation(node), display, member.Name, reserved.What));
+                }
+            }
 
             var attributeData = context.Attributes.First(a => a.ApplicationSyntaxReference is { } r && syntax.Span.Contains(r.Span));
             var policy = ReadPolicy(attributeData, display, diagnostics, cancellationToken);
@@ -90,6 +96,18 @@ namespace ReSTE.Generators.Parsing
             return new BinarizeSpec(ns, EquatableArray.From(containing), keyword, symbol.Name, hintName, failed ? null : policy,
                 EquatableArray.From(diagnostics));
         }
+
+        /// <summary>Where a member's name is written (the identifier of a method, property, field variable or type).</summary>
+        static Location NameLocation(SyntaxNode node) => node switch
+        {
+            BaseTypeDeclarationSyntax t => t.Identifier.GetLocation(),
+            MethodDeclarationSyntax m => m.Identifier.GetLocation(),
+            PropertyDeclarationSyntax p => p.Identifier.GetLocation(),
+            EventDeclarationSyntax e => e.Identifier.GetLocation(),
+            VariableDeclaratorSyntax v => v.Identifier.GetLocation(),
+            DelegateDeclarationSyntax d => d.Identifier.GetLocation(),
+            _ => node.GetLocation(),
+        };
 
         static bool DerivesFromModule(INamedTypeSymbol symbol)
         {
@@ -117,7 +135,12 @@ namespace ReSTE.Generators.Parsing
         static string Keyword(INamedTypeSymbol type, TypeDeclarationSyntax syntax) =>
             syntax is RecordDeclarationSyntax ? "record" : Keyword(type);
 
-        static Policy ReadPolicy(AttributeData attribute, string display, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+        /// <summary>
+        /// The policy: every property of the real <see cref="BinarizeAttribute"/> (its defaults from a fresh instance,
+        /// overridden by the named arguments), checked against the chosen estimator's description in
+        /// <see cref="EstimatorCatalog"/>. Null when the estimator is unknown.
+        /// </summary>
+        static Policy? ReadPolicy(AttributeData attribute, string display, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
         {
             var syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
             Location Where(string property)
@@ -130,107 +153,92 @@ namespace ReSTE.Generators.Parsing
             foreach (var pair in attribute.NamedArguments)
                 if (!pair.Value.IsNull && pair.Value.Kind != TypedConstantKind.Error) set[pair.Key] = pair.Value;
 
-            var p = Policy.Default;
-            double D(string name, double fallback) => set.TryGetValue(name, out var c) && c.Value is IConvertible v ? v.ToDouble(CultureInfo.InvariantCulture) : fallback;
-            int I(string name, int fallback) => set.TryGetValue(name, out var c) && c.Value is IConvertible v ? v.ToInt32(CultureInfo.InvariantCulture) : fallback;
-
-            p = p with
+            // The attribute's real properties and defaults; values as double, int (enums too) or bool.
+            var defaults = new BinarizeAttribute();
+            var properties = typeof(BinarizeAttribute).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToArray();
+            var values = new Dictionary<string, object>(StringComparer.Ordinal);
+            foreach (var property in properties)
             {
-                Estimator = (EstimatorKind)I("Estimator", (int)p.Estimator),
-                OEnd = D("OEnd", p.OEnd),
-                T = D("T", p.T),
-                M = D("M", p.M),
-                Activations = set.TryGetValue("Activations", out var act) && act.Value is bool b ? b : p.Activations,
-                Scale = (ScaleKind)I("Scale", (int)p.Scale),
-                Schedule = (ScheduleKindModel)I("Schedule", (int)p.Schedule),
-                SteClip = D("SteClip", p.SteClip),
-                Beta = D("Beta", p.Beta),
-                EdeTMin = D("EdeTMin", p.EdeTMin),
-                EdeTMax = D("EdeTMax", p.EdeTMax),
-                Alpha = D("Alpha", p.Alpha),
-                Omega = D("Omega", p.Omega),
-                Terms = I("Terms", p.Terms),
-                RbnnTMin = D("RbnnTMin", p.RbnnTMin),
-                RbnnTMax = D("RbnnTMax", p.RbnnTMax),
-            };
+                var type = property.PropertyType;
+                object value = type.IsEnum ? Convert.ToInt32(property.GetValue(defaults), CultureInfo.InvariantCulture) : property.GetValue(defaults)!;
+                if (set.TryGetValue(property.Name, out var c) && c.Value is IConvertible v)
+                    value = type == typeof(bool) ? (object)v.ToBoolean(CultureInfo.InvariantCulture)
+                        : type == typeof(double) ? (object)v.ToDouble(CultureInfo.InvariantCulture)
+                        : (object)v.ToInt32(CultureInfo.InvariantCulture);
+                values[property.Name] = value;
+            }
+            double Number(string name) => Convert.ToDouble(values[name], CultureInfo.InvariantCulture);
 
             void Error(DiagnosticDescriptor d, string property, params string[] args) =>
                 diagnostics.Add(DiagnosticInfo.Create(d, Where(property), new[] { display }.Concat(args).ToArray()));
 
-            bool estimatorKnown = Enum.IsDefined(typeof(EstimatorKind), p.Estimator);
-            if (!estimatorKnown)
-                Error(DiagnosticDescriptors.OutOfRange, "Estimator", "Estimator", Fmt((int)p.Estimator), "one of " + string.Join(", ", Enum.GetNames(typeof(EstimatorKind))));
-            if (!Enum.IsDefined(typeof(ScaleKind), p.Scale))
-                Error(DiagnosticDescriptors.OutOfRange, "Scale", "Scale", Fmt((int)p.Scale), "one of " + string.Join(", ", Enum.GetNames(typeof(ScaleKind))));
-            if (!Enum.IsDefined(typeof(ScheduleKindModel), p.Schedule))
-                Error(DiagnosticDescriptors.OutOfRange, "Schedule", "Schedule", Fmt((int)p.Schedule), "one of " + string.Join(", ", Enum.GetNames(typeof(ScheduleKindModel))));
-
-            var values = new Dictionary<string, double>
+            foreach (var property in properties.Where(p => p.PropertyType.IsEnum))
             {
-                ["OEnd"] = p.OEnd, ["T"] = p.T, ["M"] = p.M, ["SteClip"] = p.SteClip, ["Beta"] = p.Beta, ["EdeTMin"] = p.EdeTMin,
-                ["EdeTMax"] = p.EdeTMax, ["Alpha"] = p.Alpha, ["Omega"] = p.Omega, ["RbnnTMin"] = p.RbnnTMin, ["RbnnTMax"] = p.RbnnTMax,
-            };
+                int raw = (int)values[property.Name];
+                if (!Enum.IsDefined(property.PropertyType, Enum.ToObject(property.PropertyType, raw)))
+                    Error(DiagnosticDescriptors.OutOfRange, property.Name, property.Name, Fmt(raw), "one of " + string.Join(", ", Enum.GetNames(property.PropertyType)));
+            }
             var finite = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var name in DoubleProperties)
+            foreach (var property in properties)
             {
-                if (IsFinite(values[name])) finite.Add(name);
-                else Error(DiagnosticDescriptors.NotFinite, name, name, Fmt(values[name]));
+                if (property.PropertyType != typeof(double)) { finite.Add(property.Name); continue; }
+                if (IsFinite(Number(property.Name))) finite.Add(property.Name);
+                else Error(DiagnosticDescriptors.NotFinite, property.Name, property.Name, Fmt(Number(property.Name)));
             }
 
-            if (!estimatorKnown) return p;
+            var estimator = (Estimator)(int)values[nameof(BinarizeAttribute.Estimator)];
+            if (!Enum.IsDefined(typeof(Estimator), estimator)) return null;
+            var description = EstimatorCatalog.Get(estimator);
 
-            var applies = Applicable[p.Estimator];
             foreach (var pair in set.OrderBy(s => s.Key, StringComparer.Ordinal))
             {
-                if (Universal.Contains(pair.Key) || applies.Contains(pair.Key)) continue;
-                if (pair.Key is not ("OEnd" or "T" or "M" or "Schedule" or "SteClip" or "Beta" or "EdeTMin" or "EdeTMax" or "Alpha" or "Omega" or "Terms" or "RbnnTMin" or "RbnnTMax")) continue;
-                var owners = Applicable.Where(a => a.Value.Contains(pair.Key)).Select(a => a.Key.ToString());
+                if (EstimatorCatalog.Universal.Contains(pair.Key) || description.Settings.Any(s => s.Property == pair.Key)) continue;
+                var owners = EstimatorCatalog.Reading(pair.Key).Select(k => k.ToString()).ToList();
+                if (owners.Count == 0) continue;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotApplicable, Where(pair.Key),
-                    display, pair.Key, ValueText(pair.Value), p.Estimator.ToString(), string.Join(", ", owners)));
+                    display, pair.Key, ValueText(pair.Value), estimator.ToString(), string.Join(", ", owners)));
             }
 
-            switch (p.Estimator)
+            string Text(string name) => values[name] is int i ? Fmt(i) : Fmt(Number(name));
+            bool Valid(EstimatorSetting s) => finite.Contains(s.Property) && s.Satisfies(Number(s.Property));
+            foreach (var s in description.Settings)
             {
-                case EstimatorKind.ReSTE:
-                    if (finite.Contains("OEnd") && p.OEnd < 1) Error(DiagnosticDescriptors.OEndBelowOne, "OEnd", Fmt(p.OEnd));
-                    if (finite.Contains("M") && p.M <= 0) Error(DiagnosticDescriptors.MNotPositive, "M", Fmt(p.M));
-                    else if (finite.Contains("M") && finite.Contains("T") && p.T <= p.M)
-                        Error(DiagnosticDescriptors.TNotAboveM, set.ContainsKey("T") || !set.ContainsKey("M") ? "T" : "M", Fmt(p.T), Fmt(p.M));
-                    break;
-                case EstimatorKind.STE:
-                    Positive("SteClip", p.SteClip);
-                    break;
-                case EstimatorKind.SignSwish:
-                    Positive("Beta", p.Beta);
-                    break;
-                case EstimatorKind.EDE:
-                    Range("EdeTMin", p.EdeTMin, "EdeTMax", p.EdeTMax);
-                    break;
-                case EstimatorKind.DSQ:
-                    if (finite.Contains("Alpha") && (p.Alpha <= 0 || p.Alpha >= 1)) Error(DiagnosticDescriptors.OutOfRange, "Alpha", "Alpha", Fmt(p.Alpha), "in (0, 1)");
-                    break;
-                case EstimatorKind.FDA:
-                    Positive("Omega", p.Omega);
-                    if (p.Terms < 1) Error(DiagnosticDescriptors.OutOfRange, "Terms", "Terms", Fmt(p.Terms), "≥ 1");
-                    break;
-                case EstimatorKind.RBNN:
-                    Range("RbnnTMin", p.RbnnTMin, "RbnnTMax", p.RbnnTMax);
-                    break;
-            }
-            return p;
-
-            void Positive(string name, double value)
-            {
-                if (finite.Contains(name) && value <= 0) Error(DiagnosticDescriptors.OutOfRange, name, name, Fmt(value), "> 0");
+                if (properties.First(p => p.Name == s.Property).PropertyType.IsEnum) continue;
+                if (finite.Contains(s.Property) && !s.Satisfies(Number(s.Property)))
+                    Report(s.DiagnosticId, s.Property, s.RuleText, null);
+                if (s.Cross == CrossRule.None || !Valid(s)) continue;
+                var other = description.Settings.First(o => o.Property == s.Other);
+                if (Valid(other) && !s.SatisfiesCross(Number(s.Property), Number(other.Property)))
+                    Report(s.CrossDiagnosticId, set.ContainsKey(s.Property) || !set.ContainsKey(other.Property) ? s.Property : other.Property,
+                        s.CrossText + " = " + Text(other.Property), s, other);
             }
 
-            void Range(string minName, double min, string maxName, double max)
+            void Report(string id, string at, string rule, EstimatorSetting? crossOf, EstimatorSetting? other = null)
             {
-                Positive(minName, min);
-                Positive(maxName, max);
-                if (finite.Contains(minName) && finite.Contains(maxName) && min > 0 && max > 0 && max < min)
-                    Error(DiagnosticDescriptors.OutOfRange, maxName, maxName, Fmt(max), "≥ " + minName + " = " + Fmt(min));
+                var name = crossOf?.Property ?? at;
+                switch (id)
+                {
+                    case "RESTE004": Error(DiagnosticDescriptors.TNotAboveM, at, Text(name), Text(other!.Property)); break;
+                    case "RESTE003": Error(DiagnosticDescriptors.OEndBelowOne, at, Text(name)); break;
+                    case "RESTE005": Error(DiagnosticDescriptors.MNotPositive, at, Text(name)); break;
+                    default: Error(DiagnosticDescriptors.ById(id), at, name, Text(name), rule); break;
+                }
             }
+
+            var policyValues = description.Settings.Select(s =>
+            {
+                var type = properties.First(p => p.Name == s.Property).PropertyType;
+                var value = values[s.Property];
+                if (type.IsEnum)
+                {
+                    var member = Enum.GetName(type, Enum.ToObject(type, (int)value)) ?? Fmt((int)value);
+                    return new PolicyValue(s.Property, "global::" + type.FullName + "." + member, member);
+                }
+                var literal = value is int i ? Fmt(i) : Fmt(Number(s.Property));
+                return new PolicyValue(s.Property, literal, literal);
+            });
+            var scale = (ScaleMode)(int)values[nameof(BinarizeAttribute.Scale)];
+            return new Policy(estimator, (bool)values[nameof(BinarizeAttribute.Activations)], scale, EquatableArray.From(policyValues));
         }
 
         static bool IsFinite(double v) => !double.IsNaN(v) && !double.IsInfinity(v);

@@ -191,57 +191,14 @@ namespace ReSTE.Runtime.Analysis
             }
         }
 
-        static bool Scheduled(Estimator kind) => kind is Estimator.ReSTE or Estimator.EDE or Estimator.RBNN;
+        static bool Scheduled(Estimator kind) => EstimatorCatalog.Get(kind).Scheduled;
 
+        /// <summary>The estimator's own sweep towards sign (<see cref="ISweepableEstimator"/>); none for estimators without a parameter.</summary>
         static (string Parameter, string Description, IReadOnlyList<(double Parameter, IEstimator Estimator)> Settings) SweepSettings(
-            Estimator kind, PropertyCheckOptions options)
-        {
-            int n = options.SweepPoints;
-            double Lerp(double a, double b, int i) => a + (b - a) * i / (n - 1);
-            double Geo(double a, double b, int i) => a * Math.Pow(b / a, (double)i / (n - 1));
-            switch (kind)
-            {
-                case Estimator.ReSTE:
-                    return ("o", $"o from 1 to {options.OEnd}",
-                        Enumerable.Range(0, n).Select(i => { double o = Lerp(1, options.OEnd, i); return (o, (IEstimator)new Estimators.ReSTE(o, schedule: ScheduleKind.Constant)); }).ToArray());
-                case Estimator.EDE:
-                    return ("t", $"t from {EdeEstimator.DefaultTMin} to {EdeEstimator.DefaultTMax} (its schedule)", ScheduleSweep(new Ede(), n));
-                case Estimator.RBNN:
-                    return ("t", $"t from {RbnnEstimator.DefaultTMin} to {RbnnEstimator.DefaultTMax} (its schedule)", ScheduleSweep(new Rbnn(), n));
-                case Estimator.DSQ:
-                    return ("alpha", "alpha from 0.999 down to 0.001",
-                        Enumerable.Range(0, n).Select(i => { double a = Lerp(0.999, 0.001, i); return (a, (IEstimator)new Dsq(a)); }).ToArray());
-                case Estimator.FDA:
-                    return ("terms", "1 to 32 Fourier terms",
-                        Enumerable.Range(1, 32).Select(k => ((double)k, (IEstimator)new Fda(FdaEstimator.DefaultOmega, k))).ToArray());
-                case Estimator.SignSwish:
-                    return ("beta", "beta from 0.1 to 20 (geometric)",
-                        Enumerable.Range(0, n).Select(i => { double b = Geo(0.1, 20, i); return (b, (IEstimator)new SignSwish(b)); }).ToArray());
-                case Estimator.STE:
-                case Estimator.ApproxSign:
-                    return ("none", "no parameter", Array.Empty<(double, IEstimator)>());
-                default:
-                    throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown estimator.");
-            }
-        }
-
-        /// <summary>A scheduled estimator at n evenly spaced points of training progress, each its own object.</summary>
-        static IReadOnlyList<(double, IEstimator)> ScheduleSweep(IEstimator template, int n)
-        {
-            var settings = new List<(double, IEstimator)>(n);
-            for (int i = 0; i < n; i++)
-            {
-                var e = template switch
-                {
-                    Ede ede => (IEstimator)new Ede(ede.TMin, ede.TMax),
-                    Rbnn r => new Rbnn(r.TMin, r.TMax),
-                    _ => throw new ArgumentException("Only EDE and RBNN are swept along their schedule.", nameof(template)),
-                };
-                e.SetProgress(i, n - 1);
-                settings.Add((e.Parameter, e));
-            }
-            return settings;
-        }
+            Estimator kind, PropertyCheckOptions options) =>
+            EstimatorFactory.Create(kind, options.OEnd) is ISweepableEstimator s
+                ? (s.SweepParameter, s.SweepDescription(options.OEnd), s.Sweep(options.SweepPoints, options.OEnd))
+                : ("none", "no parameter", Array.Empty<(double, IEstimator)>());
 
         static void Validate(PropertyCheckOptions o)
         {

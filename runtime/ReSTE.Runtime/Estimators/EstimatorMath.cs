@@ -1,4 +1,7 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
+using ReSTE.Runtime.Schedules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,11 +37,46 @@ namespace ReSTE.Runtime.Estimators
     /// g(z) = 0 where |z| &gt; t; m^((1−o)/o) where |z| ≤ m (the slope (f(m) − f(0))/m); (1/o)|z|^((1−o)/o) otherwise.
     /// |z| = t is inside. With o = 1 this is STE clipped at t.
     /// </summary>
-    public static class ReSTEEstimator
+    public sealed class ReSTEEstimator : ISweepableEstimator
     {
         public const double DefaultT = 1.5;
         public const double DefaultM = 0.1;
         public const double DefaultOEnd = 3;
+
+        double _oEnd;
+
+        /// <summary>ReSTE with o moved by <paramref name="schedule"/> from 1 to <paramref name="oEnd"/>.</summary>
+        public ReSTEEstimator(double oEnd = DefaultOEnd, double t = DefaultT, double m = DefaultM, ScheduleKind schedule = ScheduleKind.Cosine)
+        {
+            Validate(oEnd, t, m, "ReSTE estimator");
+            if (!Enum.IsDefined(schedule)) throw new ArgumentOutOfRangeException(nameof(schedule), schedule, $"ReSTE estimator: schedule = {schedule} is not a ScheduleKind.");
+            _oEnd = oEnd; T = t; M = m; Schedule = schedule;
+            O = schedule == ScheduleKind.Constant ? oEnd : 1;
+        }
+
+        public Estimator Kind => Estimator.ReSTE;
+        public double T { get; }
+        public double M { get; }
+        public ScheduleKind Schedule { get; }
+        /// <summary>The current o.</summary>
+        public double O { get; private set; }
+        public double Parameter => O;
+
+        /// <summary>The o the schedule ends at (≥ 1). Settable so that one model can be trained at several o_end.</summary>
+        public double OEnd
+        {
+            get => _oEnd;
+            set { Validate(value, T, M, "ReSTE estimator OEnd"); _oEnd = value; if (Schedule == ScheduleKind.Constant) O = value; }
+        }
+
+        public void SetProgress(int epoch, int epochs) => O = OSchedule.At(Schedule, epoch, epochs, _oEnd);
+        Tensor IEstimator.Approximate(Tensor z) => Approximate(z, O);
+        Tensor IEstimator.Derivative(Tensor z) => Derivative(z, O, T, M);
+
+        public string SweepParameter => "o";
+        public string SweepDescription(double oEnd) => $"o from 1 to {oEnd}";
+        public IReadOnlyList<(double Parameter, IEstimator Estimator)> Sweep(int points, double oEnd) =>
+            Enumerable.Range(0, points).Select(i => { double o = 1 + (oEnd - 1) * i / (points - 1); return (o, (IEstimator)new ReSTEEstimator(o, T, M, ScheduleKind.Constant)); }).ToArray();
 
         public static void Validate(double o, double t, double m, string source = "ReSTE")
         {
@@ -77,9 +115,16 @@ namespace ReSTE.Runtime.Estimators
     /// The straight-through estimator clipped at <c>clip</c> (Hubara et al., "Binarized Neural Networks", NeurIPS 2016;
     /// the reference code's <c>Binary</c>): gradient 1 where |z| ≤ clip, else 0. Its f is hardtanh.
     /// </summary>
-    public static class SteEstimator
+    public sealed class SteEstimator : IEstimator
     {
         public const double DefaultClip = 1;
+        public SteEstimator(double clip = DefaultClip) { Validate(clip); Clip = clip; }
+        public double Clip { get; }
+        public Estimator Kind => Estimator.STE;
+        public double Parameter => double.NaN;
+        public void SetProgress(int epoch, int epochs) { }
+        Tensor IEstimator.Approximate(Tensor z) => Approximate(z, Clip);
+        Tensor IEstimator.Derivative(Tensor z) => Derivative(z, Clip);
         public static void Validate(double clip, string source = "STE") => EstimatorGuard.Positive(clip, "clip", source);
         public static Tensor Approximate(Tensor z, double clip = DefaultClip) => z.clamp(-clip, clip);
         public static Tensor Derivative(Tensor z, double clip = DefaultClip) => z.abs().le(clip).to_type(z.dtype);
@@ -90,8 +135,14 @@ namespace ReSTE.Runtime.Estimators
     /// ApproxSign of Bi-Real Net (Liu et al., ECCV 2018): f(z) = 2z − z|z| inside [−1, 1], sign outside; gradient
     /// 2 − 2|z| inside, 0 outside.
     /// </summary>
-    public static class ApproxSignEstimator
+    public sealed class ApproxSignEstimator : IEstimator
     {
+        public Estimator Kind => Estimator.ApproxSign;
+        public double Parameter => double.NaN;
+        public void SetProgress(int epoch, int epochs) { }
+        Tensor IEstimator.Approximate(Tensor z) => Approximate(z);
+        Tensor IEstimator.Derivative(Tensor z) => Derivative(z);
+
         public static Tensor Approximate(Tensor z)
         {
             using var scope = NewDisposeScope();
@@ -112,9 +163,20 @@ namespace ReSTE.Runtime.Estimators
     /// SignSwish of BNN+ (Darabi et al., "BNN+: Improved Binary Network Training", 2018):
     /// f(z) = 2σ(βz)(1 + βz(1 − σ(βz))) − 1, gradient β(2 − βz·tanh(βz/2)) / (1 + cosh(βz)). Default β = 5.
     /// </summary>
-    public static class SignSwishEstimator
+    public sealed class SignSwishEstimator : ISweepableEstimator
     {
         public const double DefaultBeta = 5;
+        public SignSwishEstimator(double beta = DefaultBeta) { Validate(beta); Beta = beta; }
+        public double Beta { get; }
+        public Estimator Kind => Estimator.SignSwish;
+        public double Parameter => Beta;
+        public void SetProgress(int epoch, int epochs) { }
+        Tensor IEstimator.Approximate(Tensor z) => Approximate(z, Beta);
+        Tensor IEstimator.Derivative(Tensor z) => Derivative(z, Beta);
+        public string SweepParameter => "beta";
+        public string SweepDescription(double oEnd) => "beta from 0.1 to 20 (geometric)";
+        public IReadOnlyList<(double Parameter, IEstimator Estimator)> Sweep(int points, double oEnd) =>
+            Enumerable.Range(0, points).Select(i => { double b = 0.1 * Math.Pow(20 / 0.1, (double)i / (points - 1)); return (b, (IEstimator)new SignSwishEstimator(b)); }).ToArray();
         public static void Validate(double beta, string source = "SignSwish") => EstimatorGuard.Positive(beta, "beta", source);
 
         public static Tensor Approximate(Tensor z, double beta = DefaultBeta)
@@ -142,10 +204,28 @@ namespace ReSTE.Runtime.Estimators
     /// f(z) = k·tanh(t·z), gradient k·t·(1 − tanh²(t·z)), with t = Tmin·10^(p·log10(Tmax/Tmin)) rising from Tmin to Tmax
     /// on a log scale as training progress p goes from 0 to 1, and k = max(1/t, 1). Defaults Tmin = 0.1, Tmax = 10.
     /// </summary>
-    public static class EdeEstimator
+    public sealed class EdeEstimator : ISweepableEstimator
     {
         public const double DefaultTMin = 0.1;
         public const double DefaultTMax = 10;
+
+        public EdeEstimator(double tMin = DefaultTMin, double tMax = DefaultTMax)
+        {
+            Validate(tMin, tMax); TMin = tMin; TMax = tMax; (T, K) = At(0, tMin, tMax);
+        }
+        public double TMin { get; }
+        public double TMax { get; }
+        public double T { get; private set; }
+        public double K { get; private set; }
+        public Estimator Kind => Estimator.EDE;
+        public double Parameter => T;
+        public void SetProgress(int epoch, int epochs) => (T, K) = At(OSchedule.Progress(epoch, epochs), TMin, TMax);
+        Tensor IEstimator.Approximate(Tensor z) => Approximate(z, T, K);
+        Tensor IEstimator.Derivative(Tensor z) => Derivative(z, T, K);
+        public string SweepParameter => "t";
+        public string SweepDescription(double oEnd) => $"t from {TMin} to {TMax} (its schedule)";
+        public IReadOnlyList<(double Parameter, IEstimator Estimator)> Sweep(int points, double oEnd) =>
+            Enumerable.Range(0, points).Select(i => { var e = new EdeEstimator(TMin, TMax); e.SetProgress(i, points - 1); return (e.T, (IEstimator)e); }).ToArray();
 
         public static void Validate(double tMin, double tMax, string source = "EDE")
         {
@@ -178,9 +258,20 @@ namespace ReSTE.Runtime.Estimators
     /// [−1, 1] (Δ = 2): φ(z) = s·tanh(k·z), k = ln(2/α − 1)/Δ, s = 1/(1 − α) = 1/tanh(kΔ/2); sign outside [−1, 1].
     /// α → 0 moves it towards sign. Default α = 0.2.
     /// </summary>
-    public static class DsqEstimator
+    public sealed class DsqEstimator : ISweepableEstimator
     {
         public const double DefaultAlpha = 0.2;
+        public DsqEstimator(double alpha = DefaultAlpha) { Validate(alpha); Alpha = alpha; }
+        public double Alpha { get; }
+        public Estimator Kind => Estimator.DSQ;
+        public double Parameter => Alpha;
+        public void SetProgress(int epoch, int epochs) { }
+        Tensor IEstimator.Approximate(Tensor z) => Approximate(z, Alpha);
+        Tensor IEstimator.Derivative(Tensor z) => Derivative(z, Alpha);
+        public string SweepParameter => "alpha";
+        public string SweepDescription(double oEnd) => "alpha from 0.999 down to 0.001";
+        public IReadOnlyList<(double Parameter, IEstimator Estimator)> Sweep(int points, double oEnd) =>
+            Enumerable.Range(0, points).Select(i => { double a = 0.999 + (0.001 - 0.999) * i / (points - 1); return (a, (IEstimator)new DsqEstimator(a)); }).ToArray();
 
         public static void Validate(double alpha, string source = "DSQ")
         {
@@ -216,10 +307,22 @@ namespace ReSTE.Runtime.Estimators
     /// |z| ≤ π/ω (sign and 0 outside, where the periodic series would flip). Defaults ω = π/2, n = 4.
     /// More terms move it towards sign.
     /// </summary>
-    public static class FdaEstimator
+    public sealed class FdaEstimator : ISweepableEstimator
     {
         public const double DefaultOmega = Math.PI / 2;
         public const int DefaultTerms = 4;
+        public FdaEstimator(double omega = DefaultOmega, int terms = DefaultTerms) { Validate(omega, terms); Omega = omega; Terms = terms; }
+        public double Omega { get; }
+        public int Terms { get; }
+        public Estimator Kind => Estimator.FDA;
+        public double Parameter => Terms;
+        public void SetProgress(int epoch, int epochs) { }
+        Tensor IEstimator.Approximate(Tensor z) => Approximate(z, Omega, Terms);
+        Tensor IEstimator.Derivative(Tensor z) => Derivative(z, Omega, Terms);
+        public string SweepParameter => "terms";
+        public string SweepDescription(double oEnd) => "1 to 32 Fourier terms";
+        public IReadOnlyList<(double Parameter, IEstimator Estimator)> Sweep(int points, double oEnd) =>
+            Enumerable.Range(1, 32).Select(k => ((double)k, (IEstimator)new FdaEstimator(Omega, k))).ToArray();
 
         public static void Validate(double omega, int terms, string source = "FDA")
         {
@@ -258,10 +361,28 @@ namespace ReSTE.Runtime.Estimators
     /// gradient max(0, k·(√2·t − t²|z|)), f(z) = k·sign(z)·(√2·t|z| − t²z²/2) up to |z| = √2/t, k·sign(z) beyond;
     /// t = Tmin·10^(p·log10(Tmax/Tmin)) with training progress p, k = max(1/t, 1). Defaults Tmin = 0.01, Tmax = 10.
     /// </summary>
-    public static class RbnnEstimator
+    public sealed class RbnnEstimator : ISweepableEstimator
     {
         public const double DefaultTMin = 1e-2;
         public const double DefaultTMax = 1e1;
+
+        public RbnnEstimator(double tMin = DefaultTMin, double tMax = DefaultTMax)
+        {
+            Validate(tMin, tMax); TMin = tMin; TMax = tMax; (T, K) = At(0, tMin, tMax);
+        }
+        public double TMin { get; }
+        public double TMax { get; }
+        public double T { get; private set; }
+        public double K { get; private set; }
+        public Estimator Kind => Estimator.RBNN;
+        public double Parameter => T;
+        public void SetProgress(int epoch, int epochs) => (T, K) = At(OSchedule.Progress(epoch, epochs), TMin, TMax);
+        Tensor IEstimator.Approximate(Tensor z) => Approximate(z, T, K);
+        Tensor IEstimator.Derivative(Tensor z) => Derivative(z, T, K);
+        public string SweepParameter => "t";
+        public string SweepDescription(double oEnd) => $"t from {TMin} to {TMax} (its schedule)";
+        public IReadOnlyList<(double Parameter, IEstimator Estimator)> Sweep(int points, double oEnd) =>
+            Enumerable.Range(0, points).Select(i => { var e = new RbnnEstimator(TMin, TMax); e.SetProgress(i, points - 1); return (e.T, (IEstimator)e); }).ToArray();
 
         public static void Validate(double tMin, double tMax, string source = "RBNN") => EdeEstimator.Validate(tMin, tMax, source);
 

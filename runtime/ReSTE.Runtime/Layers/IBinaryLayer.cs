@@ -27,34 +27,6 @@ namespace ReSTE.Runtime.Layers
         void SetProgress(int epoch, int epochs);
     }
 
-    /// <summary>Operations over every binary layer of a model tree.</summary>
-    public static class BinaryModel
-    {
-        /// <summary>Every binary layer with its PyTorch-style name ("layer1.0.conv1").</summary>
-        public static IReadOnlyList<(string Name, IBinaryLayer Layer)> Layers(nn.Module model)
-        {
-            var layers = new List<(string, IBinaryLayer)>();
-            foreach (var (name, module) in model.named_modules())
-                if (module is IBinaryLayer layer) layers.Add((name, layer));
-            return layers;
-        }
-
-        /// <summary>Advances every binary layer's schedule; call once per epoch.</summary>
-        public static void SetProgress(nn.Module model, int epoch, int epochs)
-        {
-            foreach (var (_, layer) in Layers(model)) layer.SetProgress(epoch, epochs);
-        }
-
-        /// <summary>Total parameters and, of them, the binary weights.</summary>
-        public static (long Total, long Binary) CountParameters(nn.Module model)
-        {
-            long total = 0, binary = 0;
-            foreach (var p in model.parameters()) total += p.numel();
-            foreach (var (_, layer) in Layers(model)) binary += layer.BinaryWeightCount;
-            return (total, binary);
-        }
-    }
-
     /// <summary>Shared pieces of binary layers' forward passes.</summary>
     public static class BinaryWeights
     {

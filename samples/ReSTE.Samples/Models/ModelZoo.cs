@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ReSTE.Runtime;
+using ReSTE.Runtime.Estimators;
 using ReSTE.Runtime.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -36,7 +37,7 @@ namespace ReSTE.Samples.Models
                 if (estimator != Estimator.ReSTE)
                     throw new ArgumentException($"--o-end applies to the ReSTE estimator only, not {estimator}.");
                 foreach (var (_, layer) in BinaryModel.Layers(model))
-                    if (layer.Estimator is Runtime.Estimators.ReSTE r) r.OEnd = oEnd.Value;
+                    if (layer.Estimator is ReSTEEstimator r) r.OEnd = oEnd.Value;
             }
             return model;
         }

@@ -19,8 +19,14 @@ namespace ReSTE.Generators.Tests.Infrastructure
         static readonly Lazy<ImmutableArray<MetadataReference>> LazyReferences = new(() =>
         {
             var tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
-            return tpa.Split(Path.PathSeparator)
+            var paths = tpa.Split(Path.PathSeparator)
                 .Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) && !Path.GetFileName(p).StartsWith("ReSTE.Generators", StringComparison.Ordinal))
+                .ToList();
+            // ReSTE.Abstractions ([Binarize] and its enums) reaches this process beside the generator as well as through
+            // the runtime, and the deps file does not list it: add it from where it was loaded.
+            var abstractions = typeof(ReSTE.Runtime.BinarizeAttribute).Assembly.Location;
+            if (!paths.Any(p => Path.GetFileName(p) == Path.GetFileName(abstractions))) paths.Add(abstractions);
+            return paths
                 .OrderBy(p => p, StringComparer.Ordinal)
                 .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
                 .ToImmutableArray();

@@ -37,11 +37,11 @@ namespace Models
         }
 
         /// <summary>A binary 2-D convolution: sign of the input and of the latent weight, scaled, then conv2d, in one forward.</summary>
-        public sealed class BinaryConv2d : global::ReSTE.Runtime.Layers.BinaryConv2dBase<global::ReSTE.Runtime.Estimators.ReSTE>
+        public sealed class BinaryConv2d : global::ReSTE.Runtime.Layers.BinaryConv2dBase<global::ReSTE.Runtime.Estimators.ReSTEEstimator>
         {
             /// <summary>PyTorch's nn.Conv2d arguments and initialisation (kaiming_uniform with a = √5); no bias unless asked.</summary>
             public BinaryConv2d(long inChannels, long outChannels, global::ReSTE.Runtime.Layers.ConvSize kernelSize, global::ReSTE.Runtime.Layers.ConvSize stride = default, global::ReSTE.Runtime.Layers.ConvPadding padding = default, global::ReSTE.Runtime.Layers.ConvSize dilation = default, long groups = 1, bool bias = false, global::TorchSharp.torch.Device? device = null, global::TorchSharp.torch.ScalarType? dtype = null)
-                : base(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias, device, dtype, new global::ReSTE.Runtime.Estimators.ReSTE(oEnd: 4.5, t: 1.25, m: 0.05, schedule: global::ReSTE.Runtime.ScheduleKind.Linear), true, global::ReSTE.Runtime.ScaleMode.LayerMeanAbs) { }
+                : base(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias, device, dtype, new global::ReSTE.Runtime.Estimators.ReSTEEstimator(oEnd: 4.5, t: 1.25, m: 0.05, schedule: global::ReSTE.Runtime.ScheduleKind.Linear), true, global::ReSTE.Runtime.ScaleMode.LayerMeanAbs) { }
 
             public override global::TorchSharp.torch.Tensor forward(global::TorchSharp.torch.Tensor input)
             {
@@ -53,11 +53,11 @@ namespace Models
         }
 
         /// <summary>A binary fully connected layer: sign of the input and of the latent weight, scaled, then linear, in one forward.</summary>
-        public sealed class BinaryLinear : global::ReSTE.Runtime.Layers.BinaryLinearBase<global::ReSTE.Runtime.Estimators.ReSTE>
+        public sealed class BinaryLinear : global::ReSTE.Runtime.Layers.BinaryLinearBase<global::ReSTE.Runtime.Estimators.ReSTEEstimator>
         {
             /// <summary>PyTorch's nn.Linear arguments and initialisation (kaiming_uniform with a = √5).</summary>
             public BinaryLinear(long inFeatures, long outFeatures, bool bias = true, global::TorchSharp.torch.Device? device = null, global::TorchSharp.torch.ScalarType? dtype = null)
-                : base(inFeatures, outFeatures, bias, device, dtype, new global::ReSTE.Runtime.Estimators.ReSTE(oEnd: 4.5, t: 1.25, m: 0.05, schedule: global::ReSTE.Runtime.ScheduleKind.Linear), true, global::ReSTE.Runtime.ScaleMode.LayerMeanAbs) { }
+                : base(inFeatures, outFeatures, bias, device, dtype, new global::ReSTE.Runtime.Estimators.ReSTEEstimator(oEnd: 4.5, t: 1.25, m: 0.05, schedule: global::ReSTE.Runtime.ScheduleKind.Linear), true, global::ReSTE.Runtime.ScaleMode.LayerMeanAbs) { }
 
             public override global::TorchSharp.torch.Tensor forward(global::TorchSharp.torch.Tensor input)
             {

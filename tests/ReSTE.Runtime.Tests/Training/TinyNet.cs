@@ -13,7 +13,7 @@ namespace ReSTE.Runtime.Tests.Training
     sealed class TinyBinaryConv : nn.Module<Tensor, Tensor>, IBinaryLayer
     {
         private readonly Parameter weight;
-        private readonly Estimators.ReSTE estimator = new(oEnd: 3);
+        private readonly ReSTEEstimator estimator = new(oEnd: 3);
 
         public TinyBinaryConv(long cin, long cout) : base(nameof(TinyBinaryConv))
         {

@@ -2,7 +2,7 @@ using System;
 
 namespace ReSTE.Runtime
 {
-    /// <summary>The backward estimators of sign. Each has a static entry in <c>ReSTE.Runtime.Estimators</c>.</summary>
+    /// <summary>The backward estimators of sign. Each is one class of <c>ReSTE.Runtime.Estimators</c> (<c>ReSTEEstimator</c>, …) and one <see cref="EstimatorDescription"/> in <see cref="EstimatorCatalog"/>.</summary>
     public enum Estimator
     {
         /// <summary>Rectified STE (Wu et al., ICCV 2023): the power function sign(z)|z|^(1/o), rectified near 0 and cut at t.</summary>
