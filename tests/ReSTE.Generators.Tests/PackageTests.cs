@@ -71,6 +71,8 @@ namespace ReSTE.Generators.Tests
                 using (var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"ReSTE.Generators.{version}.nupkg")))
                 {
                     Assert.Contains(zip.Entries, e => e.FullName == "analyzers/dotnet/cs/ReSTE.Generators.dll");
+                    // [Binarize]'s assembly loads beside the generator, which reads the real attribute and catalogue.
+                    Assert.Contains(zip.Entries, e => e.FullName == "analyzers/dotnet/cs/ReSTE.Abstractions.dll");
                     Assert.DoesNotContain(zip.Entries, e => e.FullName.StartsWith("lib/", StringComparison.Ordinal));
                 }
                 using (var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"ReSTE.Runtime.{version}.nupkg")))
@@ -83,6 +85,9 @@ namespace ReSTE.Generators.Tests
                     Assert.DoesNotContain("TorchSharp-cpu", text);
                     Assert.Contains("<group targetFramework=\"net8.0\">", text);
                     Assert.Contains("<group targetFramework=\"net10.0\">", text);
+                    // ReSTE.Abstractions ships inside the runtime package, not as a dependency.
+                    Assert.DoesNotContain("ReSTE.Abstractions", text);
+                    Assert.Contains(zip.Entries, e => e.FullName == "lib/net10.0/ReSTE.Abstractions.dll");
                 }
 
                 var here = Path.Combine(repo, "tests", "ReSTE.Generators.Tests", "PackageTest");
