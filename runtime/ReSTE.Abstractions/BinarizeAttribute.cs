@@ -21,6 +21,8 @@ namespace ReSTE.Runtime
         FDA,
         /// <summary>The training-aware approximation of RBNN (Lin et al., NeurIPS 2020).</summary>
         RBNN,
+        /// <summary>bitorch's progressive sign (hpi-xnor/bitorch): hardtanh(s·z) with s growing from 1 to α^β over training.</summary>
+        ProgressiveSign,
     }
 
     /// <summary>How binary weights are scaled after sign.</summary>
@@ -85,5 +87,9 @@ namespace ReSTE.Runtime
         public double RbnnTMin { get; set; } = 0.01;
         /// <summary>RBNN: the last t of the schedule. Default 10.</summary>
         public double RbnnTMax { get; set; } = 10;
+        /// <summary>ProgressiveSign: α, the base of the slope s = α^(β·scale) (&gt; 1). Default 4 (bitorch's).</summary>
+        public double ProgressiveAlpha { get; set; } = 4;
+        /// <summary>ProgressiveSign: β, the exponent's factor (&gt; 0). Default 10 (bitorch's).</summary>
+        public double ProgressiveBeta { get; set; } = 10;
     }
 }

@@ -173,6 +173,14 @@ namespace ReSTE.Runtime
                     new EstimatorSetting("RbnnTMax", "tMax", ValueRule.Positive, cross: CrossRule.AtLeast, other: "RbnnTMin"),
                 },
                 new[] { "@T", "@K" }, scheduled: true, "RBNN backward, t and k given per call (t from {RbnnTMin} to {RbnnTMax})"),
+            new EstimatorDescription(Estimator.ProgressiveSign, "ProgressiveSignEstimator",
+                new[]
+                {
+                    new EstimatorSetting("ProgressiveAlpha", "alpha", ValueRule.AboveOne),
+                    new EstimatorSetting("ProgressiveBeta", "beta", ValueRule.Positive),
+                },
+                new[] { "@S" }, scheduled: true,
+                "ProgressiveSign backward (slope s on |z| ≤ 1/s), s given per call (s = α^(β·scale) with α = {ProgressiveAlpha}, β = {ProgressiveBeta}, scale from 0 to 1)"),
         };
 
         /// <summary>The description of <paramref name="kind"/>; an unknown value is an error naming it.</summary>
