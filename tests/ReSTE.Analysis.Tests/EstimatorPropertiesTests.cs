@@ -110,6 +110,27 @@ namespace ReSTE.Analysis.Tests
         }
 
         [Fact]
+        public void ProgressiveSign_row_is_the_error_of_hardtanh_of_s_z_along_its_schedule()
+        {
+            var options = new PropertyCheckOptions(Points: 2001, Epochs: 20, SweepPoints: 11);
+            var r = EstimatorProperties.Check(Estimator.ProgressiveSign, options);
+            Assert.Equal(21, r.Schedule.Count);
+            Assert.Equal(1, r.Schedule[0].Parameter, 12);
+            Assert.Equal(Math.Pow(4, 10), r.Schedule[^1].Parameter, 3);
+            foreach (var s in r.Schedule.Concat(r.Sweep))
+            {
+                double expected = Error(1.5, 2001, z => Math.Clamp(s.Parameter * z, -1, 1));
+                Assert.Equal(expected, s.EstimatingError, 1e-9 * expected + 1e-12);
+            }
+            // hardtanh(s·z) is never farther from sign than the identity, and moves monotonically to sign.
+            Assert.True(r.Rational, r.Explain());
+            Assert.True(r.Monotone, r.Explain());
+            Assert.True(r.EndsNearerSign, r.Explain());
+            var table = EstimatorProperties.Markdown(new[] { r }, options);
+            Assert.Contains($"| ProgressiveSign | yes | {(r.Flexible ? "yes" : "no")} |", table);
+        }
+
+        [Fact]
         public void Bad_options_are_errors_naming_the_value()
         {
             var ex = Assert.Throws<ArgumentException>(() => EstimatorProperties.Check(Estimator.ReSTE, new PropertyCheckOptions(Points: 100)));

@@ -198,6 +198,11 @@ namespace ReSTE.Generators.Tests
                 "RESTE010", DiagnosticSeverity.Error, "Estimator = (Estimator)42", "Estimator = 42 must be one of ReSTE, STE");
 
         [Fact]
+        public void RESTE010_ProgressiveSign_alpha_not_above_one() =>
+            Single(Run(Block("[Binarize(Estimator = Estimator.ProgressiveSign, ProgressiveAlpha = 1)]"), nameof(RESTE010_ProgressiveSign_alpha_not_above_one)),
+                "RESTE010", DiagnosticSeverity.Error, "ProgressiveAlpha = 1", "ProgressiveAlpha = 1 must be > 1");
+
+        [Fact]
         public void RESTE010_FDA_terms_below_one() =>
             Single(Run(Block("[Binarize(Estimator = Estimator.FDA, Terms = 0)]"), nameof(RESTE010_FDA_terms_below_one)),
                 "RESTE010", DiagnosticSeverity.Error, "Terms = 0", "Terms = 0 must be ≥ 1");

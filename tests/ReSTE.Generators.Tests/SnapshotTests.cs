@@ -64,6 +64,9 @@ namespace ReSTE.Generators.Tests
         public void RBNN() => Check(Block("[Binarize(Estimator = Estimator.RBNN, RbnnTMin = 0.01, RbnnTMax = 10)]"), nameof(RBNN));
 
         [Fact]
+        public void ProgressiveSign() => Check(Block("[Binarize(Estimator = Estimator.ProgressiveSign, ProgressiveAlpha = 3, ProgressiveBeta = 8)]"), nameof(ProgressiveSign));
+
+        [Fact]
         public void WeightsOnly_1W32A() => Check(Block("[Binarize(Activations = false)]"), nameof(WeightsOnly_1W32A));
 
         [Fact]

@@ -21,6 +21,7 @@ namespace ReSTE.Runtime.Tests
         [InlineData(Estimator.DSQ)]
         [InlineData(Estimator.FDA)]
         [InlineData(Estimator.RBNN)]
+        [InlineData(Estimator.ProgressiveSign)]
         public void Derivative_is_the_derivative_of_the_approximation(Estimator kind)
         {
             // A central finite difference of f must match f' away from the kinks (|z| = m, t, 1, …), where it is smooth.
@@ -31,7 +32,7 @@ namespace ReSTE.Runtime.Tests
             const double h = 1e-6;
             var numeric = estimator.Approximate(z.add(h)).sub(estimator.Approximate(z.sub(h))).div(2 * h);
             var analytic = estimator.Derivative(z);
-            var kinks = new[] { 0.0, 0.1, 1.0, 1.5, 2.0, Math.Sqrt(2) / ((estimator as RbnnEstimator)?.T ?? 1e9) };
+            var kinks = new[] { 0.0, 0.1, 1.0, 1.5, 2.0, Math.Sqrt(2) / ((estimator as RbnnEstimator)?.T ?? 1e9), 1 / ((estimator as ProgressiveSignEstimator)?.S ?? 1e9) };
             var far = ones_like(z, dtype: ScalarType.Bool);
             foreach (var k in kinks) far = far.logical_and(z.abs().sub(k).abs().gt(1e-3));
             // ReSTE's backward is f′ only between m and t: rectified to the secant below m, cut to 0 above t.
@@ -65,6 +66,33 @@ namespace ReSTE.Runtime.Tests
                 Assert.Equal(d[3], d[4]);
                 Assert.Equal(0f, d[5]);
             }
+        }
+
+        [Fact]
+        public void ProgressiveSign_moves_from_hardtanh_to_sign_over_its_schedule()
+        {
+            using var scope = NewDisposeScope();
+            var estimator = new ProgressiveSignEstimator();
+            // Start: scale 0, slope 1: f is hardtanh, f' is STE clipped at 1.
+            Assert.Equal((0.0, 1.0), (estimator.Scale, estimator.S));
+            var z = tensor(new double[] { -2, -1, -0.5, 0, 0.5, 1, 2 }, new long[] { 7 });
+            IEstimator e = estimator;
+            Assert.Equal(new double[] { -1, -1, -0.5, 0, 0.5, 1, 1 }, e.Approximate(z).data<double>().ToArray());
+            Assert.Equal(SteEstimator.Derivative(z, 1).data<double>().ToArray(), e.Derivative(z).data<double>().ToArray());
+            // bitorch's transform at scale 0.5: τ = 1 − 4^(−5), s = 1/(1 − τ) = 4^5.
+            estimator.SetProgress(5, 10);
+            Assert.Equal(Math.Pow(4, 5), estimator.S, 6);
+            // End: scale 1, s = α^β = 4^10 (≈ 1.05e6 < 1/ε): f is sign outside |z| ≤ 1/s.
+            estimator.SetProgress(10, 10);
+            Assert.Equal((1.0, Math.Pow(4, 10)), (estimator.Scale, estimator.S));
+            Assert.Equal(new double[] { -1, -1, -1, 0, 1, 1, 1 }, e.Approximate(z).data<double>().ToArray());
+            // ε caps the slope at 1e7 when α^β would exceed it.
+            Assert.Equal(1e7, ProgressiveSignEstimator.Slope(1, alpha: 10, beta: 10), 1);
+            // The generated code's backward is f' times the incoming gradient.
+            var g = full_like(z, 3.0);
+            Assert.Equal(e.Derivative(z).mul(3).data<double>().ToArray(), ProgressiveSignEstimator.Backward(z, g, estimator.S).data<double>().ToArray());
+            Assert.Contains("alpha = 1", Assert.Throws<ArgumentException>(() => new ProgressiveSignEstimator(alpha: 1)).Message);
+            Assert.Contains("beta = 0", Assert.Throws<ArgumentException>(() => new ProgressiveSignEstimator(beta: 0)).Message);
         }
 
         [Fact]
