@@ -114,7 +114,7 @@ namespace ReSTE.Benchmarks
             _raw = tensor(_x, new long[] { Images, Channels, _size, _size });
             // The same layer as the sample's ResNet-20 runs it in TorchSharp: generated ReSTE BinaryConv2d (sign of input
             // and weight, conv, β), ReLU, BatchNorm, eval mode.
-            var conv = ReSTEUnit.Layers.Conv2d(Channels, Channels, 3, 1, 1);
+            var conv = ReSTEPolicy.Layers.Conv2d(Channels, Channels, 3, 1, 1);
             var bn = nn.BatchNorm2d(Channels);
             using (no_grad())
             {
