@@ -79,6 +79,23 @@ namespace ReSTE.Generators.Tests
         }
 
         [Fact]
+        public void The_README_policy_model_summary_has_the_totals_the_README_shows()
+        {
+            using var model = nn.Sequential(
+                ("stem", nn.Conv2d(3, 16, 3, padding: 1, bias: false)),
+                ("bn", nn.BatchNorm2d(16)),
+                ("conv1", EdePolicy.Layers.Conv2d(16, 16, (3, 1), padding: Padding.Same)),
+                ("conv2", new EdePolicy.BinaryConv2d(16, 16, (1, 3), padding: Padding.Same)),
+                ("pool", nn.AdaptiveAvgPool2d(1)),
+                ("flatten", nn.Flatten()),
+                ("fc", nn.Linear(16, 10)));
+            var summary = model.Summary(1, 3, 8, 8);
+            Assert.Equal((2170L, 1536L, 634L, 2736L, 8680L), (summary.TotalParameters, summary.BinaryParameters, summary.FullPrecisionParameters, summary.DeployedBytes, summary.Float32Bytes));
+            Assert.Equal((98304L, 27808L), (summary.BinaryMacs, summary.FullPrecisionMacs));
+            Assert.Contains("memory: 2,736 bytes deployed, 8,680 bytes in fp32; compression ratio 3.17x", summary.ToString());
+        }
+
+        [Fact]
         public void A_bad_summary_input_shape_is_an_error_naming_it()
         {
             using var model = Model();
