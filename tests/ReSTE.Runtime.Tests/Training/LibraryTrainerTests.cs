@@ -19,7 +19,7 @@ namespace ReSTE.Runtime.Tests.Training
     sealed class TinyBinaryLinear : nn.Module<Tensor, Tensor>, IBinaryLayer
     {
         private readonly Parameter weight;
-        private readonly Estimators.ReSTE estimator = new(oEnd: 3);
+        private readonly ReSTEEstimator estimator = new(oEnd: 3);
 
         public TinyBinaryLinear(long inFeatures, long outFeatures) : base(nameof(TinyBinaryLinear))
         {
