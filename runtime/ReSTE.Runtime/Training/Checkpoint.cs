@@ -19,6 +19,8 @@ namespace ReSTE.Runtime.Training
     {
         public const string ModelPrefix = "model.";
         public const string MomentumPrefix = "momentum.";
+        /// <summary>The best epoch's weights (the source of <c>best.safetensors</c>, which is regenerated from them).</summary>
+        public const string BestPrefix = "best.";
         public const string FormatVersion = "reste-checkpoint-1";
 
         public Checkpoint(Dictionary<string, Tensor> model, Dictionary<string, Tensor> momentum, Dictionary<string, string> metadata, string source = "the checkpoint")
@@ -31,6 +33,8 @@ namespace ReSTE.Runtime.Training
 
         public Dictionary<string, Tensor> Model { get; }
         public Dictionary<string, Tensor> Momentum { get; }
+        /// <summary>The best epoch's model state (empty when no epoch was evaluated, or in older checkpoints).</summary>
+        public Dictionary<string, Tensor> Best { get; } = new(StringComparer.Ordinal);
         public Dictionary<string, string> Metadata { get; }
 
         /// <summary>The next epoch to run (from 0).</summary>
@@ -68,9 +72,12 @@ namespace ReSTE.Runtime.Training
             : throw new InvalidDataException($"checkpoint '{Source}' lacks metadata '{key}'.");
 
         /// <summary>Writes <paramref name="path"/> atomically (temporary file, flush, rename).</summary>
-        public static void Save(string path, nn.Module model, IOptimizer? optimizer, IReadOnlyDictionary<string, string> metadata)
+        public static void Save(string path, nn.Module model, IOptimizer? optimizer, IReadOnlyDictionary<string, string> metadata,
+            IEnumerable<KeyValuePair<string, Tensor>>? best = null)
         {
             var tensors = new List<KeyValuePair<string, Tensor>>();
+            if (best is not null)
+                foreach (var (name, t) in best) tensors.Add(new(BestPrefix + name, t));
             foreach (var (name, t) in model.state_dict()) tensors.Add(new(ModelPrefix + name, t));
             if (optimizer is not null)
                 foreach (var (name, t) in optimizer.State) tensors.Add(new(MomentumPrefix + name, t));
@@ -94,9 +101,12 @@ namespace ReSTE.Runtime.Training
                 }
                 File.Move(tmp, full, overwrite: true);
             }
-            catch
+            catch (Exception e)
             {
                 try { if (File.Exists(tmp)) File.Delete(tmp); } catch (IOException) { }
+                // Disk full and the like: name the file, keep the system's reason; the previous file is untouched.
+                if (e is IOException && e.Message.IndexOf(full, StringComparison.Ordinal) < 0)
+                    throw new IOException($"writing '{full}' failed ({e.Message.TrimEnd('.')}); the previous version, if any, is kept.", e);
                 throw;
             }
         }
@@ -113,19 +123,24 @@ namespace ReSTE.Runtime.Training
             }
             var model = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             var momentum = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            var best = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             foreach (var (name, t) in file.Tensors)
             {
                 if (name.StartsWith(ModelPrefix, StringComparison.Ordinal)) model[name[ModelPrefix.Length..]] = t;
+                else if (name.StartsWith(BestPrefix, StringComparison.Ordinal)) best[name[BestPrefix.Length..]] = t;
                 else if (name.StartsWith(MomentumPrefix, StringComparison.Ordinal)) momentum[name[MomentumPrefix.Length..]] = t;
                 else throw new InvalidDataException($"Checkpoint '{path}' holds an unexpected tensor '{name}'.");
             }
-            return new Checkpoint(model, momentum, file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal), path);
+            var ckpt = new Checkpoint(model, momentum, file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal), path);
+            foreach (var (k, v) in best) ckpt.Best[k] = v;
+            return ckpt;
         }
 
         public void Dispose()
         {
             foreach (var t in Model.Values) t.Dispose();
             foreach (var t in Momentum.Values) t.Dispose();
+            foreach (var t in Best.Values) t.Dispose();
         }
     }
 }

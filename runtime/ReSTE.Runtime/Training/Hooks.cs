@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
@@ -8,7 +9,12 @@ using TorchSharp;
 
 namespace ReSTE.Runtime.Training
 {
-    /// <summary>Appends one line per epoch to <c>metrics.csv</c> and/or <c>metrics.jsonl</c> in a folder.</summary>
+    /// <summary>
+    /// One line per completed epoch in <c>metrics.csv</c> and/or <c>metrics.jsonl</c> in a folder. Each file is
+    /// rewritten whole (temporary file, rename) at every epoch, so that a kill leaves the previous version intact;
+    /// when a run resumes, both are rewritten from the epochs its checkpoint records (<see cref="ITrainerHook.OnResume"/>),
+    /// so that they end with each epoch exactly once.
+    /// </summary>
     public sealed class MetricsFileHook : ITrainerHook
     {
         public const string CsvFile = "metrics.csv";
@@ -20,6 +26,7 @@ namespace ReSTE.Runtime.Training
         };
 
         readonly string? _csv, _jsonl;
+        readonly List<(int Epoch, string Csv, string Json)> _rows = new();
 
         public MetricsFileHook(string directory, bool csv = true, bool jsonl = true)
         {
@@ -34,49 +41,73 @@ namespace ReSTE.Runtime.Training
             m.BestTop1, m.TrainSeconds, m.EvalSeconds, m.ImagesPerSecond, m.EstimatingError, m.GradientInstability,
         };
 
+        public void OnResume(IReadOnlyList<EpochMetrics> completed)
+        {
+            _rows.Clear();
+            foreach (var m in completed) _rows.Add(Row(m));
+            Write();
+        }
+
         public void OnEpoch(EpochMetrics m)
         {
-            var values = Values(m);
+            // An epoch run again (after a resume) replaces its row and any after it.
+            _rows.RemoveAll(r => r.Epoch >= m.Epoch);
+            _rows.Add(Row(m));
+            Write();
+        }
+
+        void Write()
+        {
             if (_csv is not null)
             {
-                var sb = new StringBuilder();
-                if (!File.Exists(_csv) || new FileInfo(_csv).Length == 0) sb.Append(string.Join(',', Columns)).Append('\n');
-                for (int i = 0; i < values.Length; i++)
-                {
-                    if (i > 0) sb.Append(',');
-                    if (!double.IsNaN(values[i])) sb.Append(values[i].ToString("G9", CultureInfo.InvariantCulture));
-                }
-                sb.Append('\n');
-                File.AppendAllText(_csv, sb.ToString());
+                var sb = new StringBuilder(string.Join(',', Columns)).Append('\n');
+                foreach (var r in _rows) sb.Append(r.Csv).Append('\n');
+                var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+                Checkpoint.WriteAtomically(_csv, s => s.Write(bytes, 0, bytes.Length));
             }
             if (_jsonl is not null)
             {
-                using var ms = new MemoryStream();
-                using (var w = new Utf8JsonWriter(ms))
+                var sb = new StringBuilder();
+                foreach (var r in _rows) sb.Append(r.Json).Append('\n');
+                var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+                Checkpoint.WriteAtomically(_jsonl, s => s.Write(bytes, 0, bytes.Length));
+            }
+        }
+
+        static (int, string, string) Row(EpochMetrics m)
+        {
+            var values = Values(m);
+            var sb = new StringBuilder();
+            for (int i = 0; i < values.Length; i++)
+            {
+                if (i > 0) sb.Append(',');
+                if (!double.IsNaN(values[i])) sb.Append(values[i].ToString("G9", CultureInfo.InvariantCulture));
+            }
+            using var ms = new MemoryStream();
+            using (var w = new Utf8JsonWriter(ms))
+            {
+                w.WriteStartObject();
+                for (int i = 0; i < values.Length; i++)
                 {
-                    w.WriteStartObject();
-                    for (int i = 0; i < values.Length; i++)
+                    if (double.IsNaN(values[i])) w.WriteNull(Columns[i]);
+                    else if (i == 0) w.WriteNumber(Columns[i], (int)values[i]);
+                    else w.WriteNumber(Columns[i], values[i]);
+                }
+                if (m.Layers.Count > 0)
+                {
+                    w.WriteStartObject("layers");
+                    foreach (var l in m.Layers)
                     {
-                        if (double.IsNaN(values[i])) w.WriteNull(Columns[i]);
-                        else if (i == 0) w.WriteNumber(Columns[i], (int)values[i]);
-                        else w.WriteNumber(Columns[i], values[i]);
-                    }
-                    if (m.Layers.Count > 0)
-                    {
-                        w.WriteStartObject("layers");
-                        foreach (var l in m.Layers)
-                        {
-                            w.WriteStartObject(l.Layer);
-                            WriteNumberOrNull(w, "e", l.EstimatingError);
-                            WriteNumberOrNull(w, "s", l.GradientInstability);
-                            w.WriteEndObject();
-                        }
+                        w.WriteStartObject(l.Layer);
+                        WriteNumberOrNull(w, "e", l.EstimatingError);
+                        WriteNumberOrNull(w, "s", l.GradientInstability);
                         w.WriteEndObject();
                     }
                     w.WriteEndObject();
                 }
-                File.AppendAllText(_jsonl, Encoding.UTF8.GetString(ms.ToArray()) + "\n");
+                w.WriteEndObject();
             }
+            return (m.Epoch, sb.ToString(), Encoding.UTF8.GetString(ms.ToArray()));
         }
 
         static void WriteNumberOrNull(Utf8JsonWriter w, string name, double v)
