@@ -138,10 +138,13 @@ namespace ReSTE.Samples
             if (!sameFolder) RunSetup.CheckFresh(outDir, overwrite);
             if (runFolder.StaleHolder is not null) _out.WriteLine($"run folder: replaced the stale lock of {runFolder.StaleHolder} (no longer running)");
             if (runFolder.RemovedTemporaries.Count > 0) _out.WriteLine($"run folder: removed {runFolder.RemovedTemporaries.Count} temporary file(s) of ended processes");
-            if (overwrite && RunSetup.HoldsRun(outDir))
+            if (resume is null && RunSetup.HoldsRunFiles(outDir))
             {
+                // Under the lock: --overwrite, or what a run that saved no epoch left (TensorBoard events).
+                bool previous = RunSetup.HoldsRun(outDir);
                 RunSetup.Clear(outDir);
-                _out.WriteLine($"run folder: --overwrite removed the previous run in {outDir}");
+                _out.WriteLine(previous ? $"run folder: --overwrite removed the previous run in {outDir}"
+                                        : $"run folder: removed the files of a run that saved no epoch in {outDir}");
             }
             var device = LibTorch.Initialize(r.GetValue(Cli.Device)!);
             var folder = dataFolder;

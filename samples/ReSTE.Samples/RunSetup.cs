@@ -60,8 +60,11 @@ namespace ReSTE.Samples
 
         static string Show(string v) => v.Length == 0 ? "(none)" : v;
 
-        /// <summary>Whether <paramref name="folder"/> holds files of a run.</summary>
-        public static bool HoldsRun(string folder) =>
+        /// <summary>Whether <paramref name="folder"/> holds a run: its checkpoint (written at the first epoch's end, before any other record).</summary>
+        public static bool HoldsRun(string folder) => File.Exists(Path.Combine(folder, Trainer.CheckpointFile));
+
+        /// <summary>Whether <paramref name="folder"/> holds any file a run writes (a run that saved no epoch leaves TensorBoard events only).</summary>
+        public static bool HoldsRunFiles(string folder) =>
             Directory.Exists(folder) && (RunFiles.Any(f => File.Exists(Path.Combine(folder, f))) || Directory.Exists(Path.Combine(folder, TensorBoardFolder)));
 
         /// <summary>Refuses to start a fresh run in a folder that holds another run, unless <paramref name="overwrite"/>.</summary>
@@ -69,8 +72,7 @@ namespace ReSTE.Samples
         {
             if (overwrite || !HoldsRun(folder)) return;
             var ckpt = Path.Combine(folder, Trainer.CheckpointFile);
-            string what = "files of another run";
-            if (File.Exists(ckpt))
+            string what = "another run";
             {
                 try
                 {

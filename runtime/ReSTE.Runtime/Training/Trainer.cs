@@ -65,6 +65,12 @@ namespace ReSTE.Runtime.Training
     public interface ITrainerHook
     {
         void OnStart(Trainer trainer, int startEpoch, int startStep) { }
+        /// <summary>
+        /// When a run resumes, before its first step: the epochs its checkpoint records as complete, so that what is
+        /// written per epoch (metrics files) can be made to hold exactly those: a kill may have struck between the
+        /// checkpoint's rename and the hooks.
+        /// </summary>
+        void OnResume(IReadOnlyList<EpochMetrics> completed) { }
         /// <summary>Before the first step of an epoch (or the step a resumed run starts at).</summary>
         void OnEpochStart(int epoch, int firstStep, int steps) { }
         /// <summary>After a step is queued (no host synchronisation happened).</summary>
@@ -90,11 +96,17 @@ namespace ReSTE.Runtime.Training
         public const string BestWeightsFile = "best.safetensors";
         /// <summary>Checkpoint metadata: the training source's class names by index, as a JSON array (when it has them).</summary>
         public const string ClassesKey = "classes";
+        /// <summary>Checkpoint metadata: the number of training examples (a resumed run must have as many).</summary>
+        public const string TrainCountKey = "train_count";
 
         readonly nn.Module<Tensor, Tensor> _model;
         readonly IBatchSource _train;
         readonly IBatchSource? _test;
         readonly List<ITrainerHook> _hooks;
+        /// <summary>The best epoch's model state (CPU copies), written into every checkpoint and regenerating best.safetensors.</summary>
+        Dictionary<string, Tensor>? _best;
+        /// <summary>Every completed epoch of the run (those of the checkpoint resumed from, then this process's).</summary>
+        readonly List<EpochMetrics> _completed = new();
 
         /// <summary>
         /// A run of <paramref name="model"/> on <paramref name="train"/>, evaluated on <paramref name="test"/> after
@@ -143,6 +155,9 @@ namespace ReSTE.Runtime.Training
             double partialLoss = 0, partialCorrect = 0, partialSeen = 0;
             var history = new List<EpochMetrics>();
             int steps = StepsPerEpoch;
+            IReadOnlyList<EpochMetrics>? restored = null;
+            ReplaceBest(null);
+            _completed.Clear();
 
             if (o.ResumeFrom is not null)
             {
@@ -152,6 +167,8 @@ namespace ReSTE.Runtime.Training
                     .Select(kv => $"{kv.Key} {(ckpt.Metadata.TryGetValue(kv.Key, out var v) ? v : "unset")} in the checkpoint, {kv.Value} now").ToList();
                 if (differ.Count > 0)
                     throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}' with another schedule: {string.Join("; ", differ)}.");
+                if (ckpt.Metadata.TryGetValue(TrainCountKey, out var count) && count != _train.Count.ToString(CultureInfo.InvariantCulture))
+                    throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}': its run trained on {count} examples, the training source holds {_train.Count}.");
                 if (ClassesJson() is { } classes && ckpt.Metadata.TryGetValue(ClassesKey, out var saved) && saved != classes)
                     throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}': its classes {saved} differ from the training source's {classes}.");
                 StateDict.Load(_model, ckpt.Model, null, $"checkpoint '{o.ResumeFrom}'");
@@ -160,11 +177,21 @@ namespace ReSTE.Runtime.Training
                 if (startStep < 0 || startStep >= steps && startStep > 0)
                     throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}': it stopped at step {startStep}, and an epoch of {_train.Count} examples in batches of {o.BatchSize} has {steps} steps.");
                 bestTop1 = ckpt.BestTop1; bestEpoch = ckpt.BestEpoch;
+                restored = RunHistory.Of(ckpt);
+                if (ckpt.Best.Count > 0) ReplaceBest(Snapshot(ckpt.Best));
                 partialLoss = ckpt.Double("partial_loss"); partialCorrect = ckpt.Double("partial_correct"); partialSeen = ckpt.Double("partial_seen");
             }
 
             foreach (var h in _hooks) h.OnStart(this, startEpoch, startStep);
-            TrainResult Finish(TrainResult r) { foreach (var h in _hooks) h.OnEnd(r); return r; }
+            TrainResult Finish(TrainResult r) { ReplaceBest(null); foreach (var h in _hooks) h.OnEnd(r); return r; }
+            if (restored is not null)
+            {
+                // The checkpoint is the run's record: what a kill may have left behind it (best weights, metrics rows)
+                // is written again from it.
+                _completed.AddRange(restored);
+                if (CheckpointPath is not null && _best is not null) WriteBestWeights(bestEpoch, bestTop1);
+                foreach (var h in _hooks) h.OnResume(restored);
+            }
 
             for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
             {
@@ -273,27 +300,49 @@ namespace ReSTE.Runtime.Training
         }
 
         /// <summary>
-        /// The end of an epoch: the checkpoint (next epoch, step 0), the best weights when the test top-1 improved,
-        /// then the hooks' <see cref="ITrainerHook.OnEpoch"/> (metrics files, TensorBoard, console).
+        /// The end of an epoch, one atomic step: the checkpoint (next epoch, step 0) is the commit record and holds
+        /// everything the epoch produced: the model and optimizer state, the best epoch's weights and every completed
+        /// epoch's metrics. It is written to a temporary file and renamed; only then come the files derived from it
+        /// (<c>best.safetensors</c>, and the hooks' metrics files, TensorBoard, console), which a resumed run writes
+        /// again from the checkpoint. A kill at any instant leaves either the previous commit or this one.
         /// </summary>
         void CommitEpoch(IOptimizer optimizer, EpochMetrics metrics, bool improved)
         {
+            _completed.Add(metrics);
+            if (improved) ReplaceBest(Snapshot(_model.state_dict()));
             if (CheckpointPath is not null)
             {
                 SaveCheckpoint(optimizer, metrics.Epoch, 0, metrics.BestTop1, metrics.BestEpoch, 0, 0, 0);
-                if (improved)
-                {
-                    var meta = new Dictionary<string, string>
-                    {
-                        ["epoch"] = metrics.Epoch.ToString(CultureInfo.InvariantCulture),
-                        ["top1"] = metrics.TestTop1.ToString("R", CultureInfo.InvariantCulture),
-                    };
-                    if (ClassesJson() is { } classes) meta[ClassesKey] = classes;
-                    Checkpoint.WriteAtomically(Path.Combine(Options.OutputDirectory!, BestWeightsFile),
-                        s => Safetensors.Write(s, _model.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)), meta));
-                }
+                if (improved) WriteBestWeights(metrics.BestEpoch, metrics.BestTop1);
             }
             foreach (var h in _hooks) h.OnEpoch(metrics);
+        }
+
+        /// <summary>best.safetensors from the best epoch's weights, atomically.</summary>
+        void WriteBestWeights(int bestEpoch, double bestTop1)
+        {
+            var meta = new Dictionary<string, string>
+            {
+                ["epoch"] = bestEpoch.ToString(CultureInfo.InvariantCulture),
+                ["top1"] = bestTop1.ToString("R", CultureInfo.InvariantCulture),
+            };
+            if (ClassesJson() is { } classes) meta[ClassesKey] = classes;
+            Checkpoint.WriteAtomically(Path.Combine(Options.OutputDirectory!, BestWeightsFile), s => Safetensors.Write(s, _best!, meta));
+        }
+
+        /// <summary>CPU copies of a model state (no tensor left in any dispose scope).</summary>
+        static Dictionary<string, Tensor> Snapshot(IReadOnlyDictionary<string, Tensor> state)
+        {
+            var copy = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            using var scope = NewDisposeScope();
+            foreach (var (k, v) in state) copy[k] = v.detach().cpu().clone().MoveToOuterDisposeScope();
+            return copy;
+        }
+
+        void ReplaceBest(Dictionary<string, Tensor>? best)
+        {
+            if (_best is not null) foreach (var t in _best.Values) t.Dispose();
+            _best = best;
         }
 
         void SaveCheckpoint(IOptimizer optimizer, int nextEpoch, int nextStep, double bestTop1, int bestEpoch, double loss, double correct, double seen)
@@ -309,7 +358,9 @@ namespace ReSTE.Runtime.Training
             meta["partial_correct"] = F(correct);
             meta["partial_seen"] = F(seen);
             if (ClassesJson() is { } classes) meta[ClassesKey] = classes;
-            Checkpoint.Save(CheckpointPath!, _model, optimizer, meta);
+            meta[TrainCountKey] = _train.Count.ToString(CultureInfo.InvariantCulture);
+            meta[RunHistory.Key] = RunHistory.Serialize(_completed);
+            Checkpoint.Save(CheckpointPath!, _model, optimizer, meta, _best);
         }
 
         /// <summary>The class names a checkpoint's metadata records (<see cref="ClassesKey"/>), or null.</summary>
