@@ -162,7 +162,7 @@ namespace ReSTE.Samples.Tests
             var folder = _run.CopyTo(Path.Combine(_dir, "tmp"));
             // A pid that cannot be running (above the kernel's pid_max) and one that is (ours: kept).
             var dead = Path.Combine(folder, ".checkpoint.safetensors.99999999.tmp");
-            var live = Path.Combine(folder, $".best.safetensors.{Environment.ProcessId}.tmp");
+            var live = Path.Combine(folder, $".notes.txt.{Environment.ProcessId}.tmp"); // a live process's, not one a run writes
             File.WriteAllText(dead, "partial");
             File.WriteAllText(live, "partial");
             var (code, stdout, err) = CliTests.Run("train", "--resume", folder, "--epochs", "3");
