@@ -13,44 +13,17 @@ using static TorchSharp.torch;
 
 namespace ReSTE.Analysis.Tests
 {
-    /// <summary>A binary fully connected layer for tests: sign forward, the estimator object's derivative backward, β = mean|W|.</summary>
-    sealed class TinyBinaryLinear : nn.Module<Tensor, Tensor>, IBinaryLayer
-    {
-        readonly Parameter weight;
-
-        public TinyBinaryLinear(string name, long inFeatures, long outFeatures, IEstimator estimator) : base(name)
-        {
-            weight = new Parameter(torch.randn(outFeatures, inFeatures).mul_(0.5));
-            Estimator = estimator;
-            RegisterComponents();
-        }
-
-        public IEstimator Estimator { get; }
-        public bool BinarizesActivations => false;
-        public ScaleMode Scale => ScaleMode.LayerMeanAbs;
-        public Parameter LatentWeight => weight;
-        public long BinaryWeightCount => weight.numel();
-        public void SetProgress(int epoch, int epochs) => Estimator.SetProgress(epoch, epochs);
-
-        public override Tensor forward(Tensor x)
-        {
-            using var scope = NewDisposeScope();
-            var bw = BinaryWeights.Scaled(EstimatorSign.Apply(weight, Estimator), weight, Scale);
-            return x.matmul(bw.t()).MoveToOuterDisposeScope();
-        }
-    }
-
     /// <summary>Full-precision stem, two binary layers ("layer1", "layer2"), full-precision head.</summary>
     sealed class TinyNet : nn.Module<Tensor, Tensor>
     {
         readonly Linear stem, head;
-        readonly TinyBinaryLinear layer1, layer2;
+        readonly TestBinaryLinear layer1, layer2;
 
         public TinyNet(Func<IEstimator> estimator, int features, int hidden, int classes) : base(nameof(TinyNet))
         {
             stem = nn.Linear(features, hidden);
-            layer1 = new TinyBinaryLinear("layer1", hidden, hidden, estimator());
-            layer2 = new TinyBinaryLinear("layer2", hidden, hidden, estimator());
+            layer1 = new TestBinaryLinear(hidden, hidden, estimator(), binarizeActivations: false);
+            layer2 = new TestBinaryLinear(hidden, hidden, estimator(), binarizeActivations: false);
             head = nn.Linear(hidden, classes);
             RegisterComponents();
         }

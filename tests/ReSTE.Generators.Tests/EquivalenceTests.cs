@@ -2,7 +2,6 @@ using System;
 using System.Linq;
 using ReSTE.Generators.Tests.Modules;
 using ReSTE.Runtime.Estimators;
-using ReSTE.Runtime.Tests;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;

@@ -9,52 +9,6 @@ using static TorchSharp.torch;
 
 namespace ReSTE.Inference.Tests
 {
-    /// <summary>
-    /// A binary convolution built from the runtime's pieces as the generated layers are: sign(x) through ReSTESign
-    /// (sign(0) = 0), weights sign(W)·β, zero padding applied by conv2d after binarization; in eval mode (1W/1A) the
-    /// signs are summed as integers and scaled by β after the convolution, as the generated layers' eval forward does.
-    /// </summary>
-    sealed class TestBinaryConv2d : nn.Module<Tensor, Tensor>, IBinaryLayer
-    {
-        private readonly Parameter weight;
-        private readonly long stride, padding;
-        private readonly IEstimator estimator = new ReSTEEstimator();
-
-        public TestBinaryConv2d(long inC, long outC, long k, long stride, long padding, bool binarizeActivations = true,
-            ScaleMode scale = ScaleMode.LayerMeanAbs, long dilation = 1) : base(nameof(TestBinaryConv2d))
-        {
-            weight = new Parameter(randn(outC, inC, k, k).mul_(Math.Sqrt(2.0 / (inC * k * k))));
-            this.stride = stride; this.padding = padding; Dilation = dilation;
-            BinarizesActivations = binarizeActivations; Scale = scale;
-            RegisterComponents();
-        }
-
-        public long Dilation { get; }
-        public IEstimator Estimator => estimator;
-        public bool BinarizesActivations { get; }
-        public ScaleMode Scale { get; }
-        public Parameter LatentWeight => weight;
-        public long BinaryWeightCount => weight.numel();
-        public void SetProgress(int epoch, int epochs) => estimator.SetProgress(epoch, epochs);
-
-        public override Tensor forward(Tensor x)
-        {
-            using var scope = NewDisposeScope();
-            var input = BinarizesActivations ? ReSTESign.Apply(x, 1.5) : x;
-            var strides = new[] { stride, stride };
-            var pads = new[] { padding, padding };
-            var dilations = new[] { Dilation, Dilation };
-            if (!training && BinarizesActivations && BinaryWeights.Scale(weight, Scale) is { } beta)
-            {
-                // Eval, as the generated layers do it: the signs sum as integers (exact in any order), then β once.
-                var counts = nn.functional.conv2d(input, weight.sign(), strides: strides, padding: pads, dilation: dilations);
-                return counts.mul(beta.dim() == 0 ? beta : beta.reshape(1, -1, 1, 1)).MoveToOuterDisposeScope();
-            }
-            var w = BinaryWeights.Scaled(ReSTESign.Apply(weight, 1.5), weight, Scale);
-            return nn.functional.conv2d(input, w, strides: strides, padding: pads, dilation: dilations).MoveToOuterDisposeScope();
-        }
-    }
-
     /// <summary>ResNet-20's block: out = BN1(ReLU(conv1(x))); out = BN2(ReLU(conv2(out))) + shortcut(x), option A.</summary>
     sealed class TestBlock : nn.Module<Tensor, Tensor>
     {

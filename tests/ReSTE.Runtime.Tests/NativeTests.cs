@@ -21,20 +21,18 @@ namespace ReSTE.Runtime.Tests
             return path;
         }
 
-        [Fact]
+        [LinuxFact]
         public void The_packaged_library_requires_GLIBCXX_3_4_32_strongly()
         {
-            if (!OperatingSystem.IsLinux()) return;
             var needs = ElfVersionNeeds.Read(File.ReadAllBytes(PackagedLibTorchSharp()), "libLibTorchSharp.so");
             var need = Assert.Single(needs, n => n.Version == Version);
             Assert.Equal("libstdc++.so.6", need.File);
             Assert.False(need.IsWeak);
         }
 
-        [Fact]
+        [LinuxFact]
         public void Marking_weak_changes_only_that_requirement_and_is_idempotent()
         {
-            if (!OperatingSystem.IsLinux()) return;
             var original = File.ReadAllBytes(PackagedLibTorchSharp());
             var patched = (byte[])original.Clone();
             Assert.Equal(WeakPatchResult.Patched, ElfVersionNeeds.MarkWeak(patched, Version, "copy"));
@@ -49,10 +47,9 @@ namespace ReSTE.Runtime.Tests
             Assert.Equal(WeakPatchResult.NotRequired, ElfVersionNeeds.MarkWeak(patched, "GLIBCXX_9.9.99", "copy"));
         }
 
-        [Fact]
+        [LinuxFact]
         public void The_build_output_library_is_patched_only_where_the_system_lacks_the_version()
         {
-            if (!OperatingSystem.IsLinux()) return;
             var output = Directory.GetFiles(AppContext.BaseDirectory, "libLibTorchSharp.so", SearchOption.AllDirectories).Single();
             var need = ElfVersionNeeds.Read(File.ReadAllBytes(output), output).Single(n => n.Version == Version);
             var libstdcxx = ElfVersionNeeds.FindSystemLibStdCxx();
@@ -62,44 +59,40 @@ namespace ReSTE.Runtime.Tests
             Assert.False(ElfVersionNeeds.Read(File.ReadAllBytes(PackagedLibTorchSharp()), "package").Single(n => n.Version == Version).IsWeak);
         }
 
-        [Fact]
+        [LinuxFact]
         public void Patching_a_file_replaces_it_atomically_instead_of_writing_through_a_link()
         {
-            if (!OperatingSystem.IsLinux()) return;
-            var dir = Directory.CreateTempSubdirectory("reste-elf-");
-            try
-            {
-                var source = Path.Combine(dir.FullName, "cache.so");
-                File.Copy(PackagedLibTorchSharp(), source);
-                var linked = Path.Combine(dir.FullName, "output.so");
-                File.CreateSymbolicLink(linked, source);
-                Assert.Equal(WeakPatchResult.Patched, ElfVersionNeeds.MarkWeakInFile(linked, Version));
-                Assert.False(new FileInfo(linked).Attributes.HasFlag(FileAttributes.ReparsePoint)); // replaced, not written through
-                Assert.False(ElfVersionNeeds.Read(File.ReadAllBytes(source), "source").Single(n => n.Version == Version).IsWeak);
-                Assert.True(ElfVersionNeeds.Read(File.ReadAllBytes(linked), "patched").Single(n => n.Version == Version).IsWeak);
-            }
-            finally { dir.Delete(true); }
+            using var dir = new TempDir();
+            var source = dir.File("cache.so");
+            File.Copy(PackagedLibTorchSharp(), source);
+            var linked = dir.File("output.so");
+            File.CreateSymbolicLink(linked, source);
+            Assert.Equal(WeakPatchResult.Patched, ElfVersionNeeds.MarkWeakInFile(linked, Version));
+            Assert.False(new FileInfo(linked).Attributes.HasFlag(FileAttributes.ReparsePoint)); // replaced, not written through
+            Assert.False(ElfVersionNeeds.Read(File.ReadAllBytes(source), "source").Single(n => n.Version == Version).IsWeak);
+            Assert.True(ElfVersionNeeds.Read(File.ReadAllBytes(linked), "patched").Single(n => n.Version == Version).IsWeak);
         }
 
         [Fact]
         public void A_libstdcxx_that_defines_the_version_is_recognised()
         {
-            var path = Path.GetTempFileName();
-            try
-            {
-                File.WriteAllBytes(path, System.Text.Encoding.ASCII.GetBytes("xx\0GLIBCXX_3.4.31\0GLIBCXX_3.4.32\0yy"));
-                Assert.True(ElfVersionNeeds.FileDefinesVersion(path, Version));
-                File.WriteAllBytes(path, System.Text.Encoding.ASCII.GetBytes("xx\0GLIBCXX_3.4.30\0GLIBCXX_3.4.320\0"));
-                Assert.False(ElfVersionNeeds.FileDefinesVersion(path, Version));
-            }
-            finally { File.Delete(path); }
+            using var dir = new TempDir();
+            var path = dir.File("libstdc++.so.6");
+            File.WriteAllBytes(path, System.Text.Encoding.ASCII.GetBytes("xx\0GLIBCXX_3.4.31\0GLIBCXX_3.4.32\0yy"));
+            Assert.True(ElfVersionNeeds.FileDefinesVersion(path, Version));
+            File.WriteAllBytes(path, System.Text.Encoding.ASCII.GetBytes("xx\0GLIBCXX_3.4.30\0GLIBCXX_3.4.320\0"));
+            Assert.False(ElfVersionNeeds.FileDefinesVersion(path, Version));
         }
 
         [Fact]
-        public void Non_ELF_and_truncated_files_are_clear_errors()
+        public void A_file_that_is_not_ELF_is_a_clear_error()
         {
             Assert.Contains("'x.so' is not an ELF file", Assert.Throws<InvalidDataException>(() => ElfVersionNeeds.Read(new byte[100], "x.so")).Message);
-            if (!OperatingSystem.IsLinux()) return;
+        }
+
+        [LinuxFact]
+        public void A_truncated_ELF_file_is_a_clear_error()
+        {
             var truncated = File.ReadAllBytes(PackagedLibTorchSharp()).AsSpan(0, 4096).ToArray();
             Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => ElfVersionNeeds.Read(truncated, "cut.so")).Message);
         }
@@ -107,11 +100,10 @@ namespace ReSTE.Runtime.Tests
         [Fact]
         public void LIBTORCH_PATH_errors_name_the_folder()
         {
-            var missing = Path.Combine(Path.GetTempPath(), "no-such-libtorch-" + Guid.NewGuid().ToString("N"));
+            using var empty = new TempDir();
+            var missing = empty.File("no-such-libtorch");
             Assert.Contains(missing, Assert.Throws<DirectoryNotFoundException>(() => LibTorch.LoadFrom(missing)).Message);
-            var empty = Directory.CreateTempSubdirectory("reste-libtorch-");
-            try { Assert.Contains("holds no libtorch.so", Assert.Throws<FileNotFoundException>(() => LibTorch.LoadFrom(empty.FullName)).Message); }
-            finally { empty.Delete(true); }
+            Assert.Contains("holds no libtorch.so", Assert.Throws<FileNotFoundException>(() => LibTorch.LoadFrom(empty.Path)).Message);
         }
 
         [Fact]

@@ -2,48 +2,18 @@ using System;
 using System.Linq;
 using ReSTE.Runtime.Data;
 using ReSTE.Runtime.Estimators;
-using ReSTE.Runtime.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ReSTE.Runtime.Tests.Training
 {
-    /// <summary>A binary 3×3 convolution built from runtime pieces (EstimatorSign), for trainer tests.</summary>
-    sealed class TinyBinaryConv : nn.Module<Tensor, Tensor>, IBinaryLayer
-    {
-        private readonly Parameter weight;
-        private readonly ReSTEEstimator estimator = new(oEnd: 3);
-
-        public TinyBinaryConv(long cin, long cout) : base(nameof(TinyBinaryConv))
-        {
-            weight = new Parameter(empty(cout, cin, 3, 3));
-            using (no_grad()) nn.init.kaiming_normal_(weight);
-            RegisterComponents();
-        }
-
-        public IEstimator Estimator => estimator;
-        public bool BinarizesActivations => true;
-        public ScaleMode Scale => ScaleMode.LayerMeanAbs;
-        public Parameter LatentWeight => weight;
-        public long BinaryWeightCount => weight.numel();
-        public void SetProgress(int epoch, int epochs) => estimator.SetProgress(epoch, epochs);
-
-        public override Tensor forward(Tensor input)
-        {
-            using var scope = NewDisposeScope();
-            var x = EstimatorSign.Apply(input, estimator);
-            var w = BinaryWeights.Scaled(EstimatorSign.Apply(weight, estimator), weight, ScaleMode.LayerMeanAbs);
-            return nn.functional.conv2d(x, w, padding: new long[] { 1, 1 }).MoveToOuterDisposeScope();
-        }
-    }
-
     /// <summary>stem conv → ReLU → BN; binary conv → ReLU → BN; pool; linear. Optionally poisons its output after N forwards.</summary>
     sealed class TinyNet : nn.Module<Tensor, Tensor>
     {
         private readonly Conv2d conv1;
         private readonly BatchNorm2d bn1;
-        private readonly TinyBinaryConv conv2;
+        private readonly TestBinaryConv2d conv2;
         private readonly BatchNorm2d bn2;
         private readonly Linear linear;
 
@@ -52,7 +22,7 @@ namespace ReSTE.Runtime.Tests.Training
             manual_seed(seed);
             conv1 = nn.Conv2d(3, 8, 3, stride: 2, padding: 1, bias: false);
             bn1 = nn.BatchNorm2d(8);
-            conv2 = new TinyBinaryConv(8, 8);
+            conv2 = new TestBinaryConv2d(8, 8, 3, padding: 1, estimator: new ReSTEEstimator(oEnd: 3));
             bn2 = nn.BatchNorm2d(8);
             linear = nn.Linear(8, 10);
             RegisterComponents();

@@ -1,10 +1,10 @@
 using System;
 using System.IO;
 
-namespace ReSTE.Runtime.Tests.Data
+namespace ReSTE.TestSupport
 {
     /// <summary>A fresh temporary folder, deleted on dispose.</summary>
-    sealed class TempDir : IDisposable
+    public sealed class TempDir : IDisposable
     {
         public TempDir()
         {

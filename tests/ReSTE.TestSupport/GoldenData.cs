@@ -4,7 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 
-namespace ReSTE.Runtime.Tests
+namespace ReSTE.TestSupport
 {
     /// <summary>
     /// The golden files: every *.json in ../shared/golden (found by walking up from the test assembly) and, when

@@ -1,0 +1,36 @@
+using System;
+using Xunit;
+
+namespace ReSTE.TestSupport
+{
+    /// <summary>A fact that needs Linux (the ELF files of TorchSharp's linux-x64 native library); skipped elsewhere, with the reason.</summary>
+    public sealed class LinuxFactAttribute : FactAttribute
+    {
+        public LinuxFactAttribute()
+        {
+            if (!OperatingSystem.IsLinux()) Skip = $"Linux only: it reads TorchSharp's linux-x64 native library (this is {Environment.OSVersion.Platform}).";
+        }
+    }
+
+    /// <summary>A theory about splitting work over threads: skipped, with the reason, on a machine with one core.</summary>
+    public sealed class MultiCoreTheoryAttribute : TheoryAttribute
+    {
+        public MultiCoreTheoryAttribute()
+        {
+            if (Environment.ProcessorCount < 2)
+                Skip = $"needs 2 or more cores to split work over threads (this machine has {Environment.ProcessorCount}).";
+        }
+    }
+
+    /// <summary>
+    /// A fact skipped, with <c>because</c> as the reason, while the environment variable <c>variable</c> is
+    /// <c>value</c> (for instance a test of the failing path of snapshots while UPDATE_SNAPSHOTS=1 accepts every change).
+    /// </summary>
+    public sealed class FactUnlessEnvironmentAttribute : FactAttribute
+    {
+        public FactUnlessEnvironmentAttribute(string variable, string value, string because)
+        {
+            if (Environment.GetEnvironmentVariable(variable) == value) Skip = $"{variable}={value}: {because}";
+        }
+    }
+}
