@@ -11,12 +11,12 @@ namespace ReSTE.Analysis.Tests
     /// <summary>The <c>sweep</c> and <c>compare</c> commands end to end on ResNet-20 and a few synthetic CIFAR-10 records.</summary>
     public sealed class AnalysisCliTests : IDisposable
     {
-        readonly string _root = Path.Combine(Path.GetTempPath(), $"reste-cli-{Guid.NewGuid():N}");
+        readonly TempDir _root = new();
         readonly string _data;
 
         public AnalysisCliTests()
         {
-            _data = Path.Combine(_root, "cifar10");
+            _data = _root.File("cifar10");
             Directory.CreateDirectory(_data);
             for (int i = 1; i <= 5; i++) WriteBatch(Path.Combine(_data, $"data_batch_{i}.bin"), 8, seed: i); // 40 training images
             WriteBatch(Path.Combine(_data, "test_batch.bin"), 16, seed: 6);
@@ -24,7 +24,7 @@ namespace ReSTE.Analysis.Tests
 
         public void Dispose()
         {
-            try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+            _root.Dispose();
         }
 
         /// <summary>CIFAR-10's binary format: per record one label byte, then 3 × 32 × 32 pixel bytes.</summary>
@@ -48,7 +48,7 @@ namespace ReSTE.Analysis.Tests
         [Fact]
         public void Sweep_trains_one_run_per_o_end_and_writes_tables_and_figures()
         {
-            var outDir = Path.Combine(_root, "sweep");
+            var outDir = _root.File("sweep");
             var (code, stdout, stderr) = Run("sweep", "--data", _data, "--epochs", "2", "--batch", "16", "--o-end", "1,3",
                 "--test-limit", "16", "--bins", "12", "--out", outDir);
             Assert.True(code == 0, stdout + stderr);
@@ -78,7 +78,7 @@ namespace ReSTE.Analysis.Tests
         [Fact]
         public void Compare_trains_each_estimator_with_the_reference_definition_and_checks_properties()
         {
-            var outDir = Path.Combine(_root, "compare");
+            var outDir = _root.File("compare");
             var (code, stdout, stderr) = Run("compare", "--data", _data, "--epochs", "1", "--batch", "16", "--estimators", "ste,EDE,ReSTE",
                 "--test-limit", "16", "--definition", "reference", "--out", outDir);
             Assert.True(code == 0, stdout + stderr);

@@ -21,7 +21,7 @@ namespace ReSTE.Analysis.Tests
             Sweep = ExperimentRunner.Sweep(OEnds, SweepTrainer.Train, Seed);
             CompareTrainer = new TinyTrainer(Epochs, IndicatorDefinition.Reference);
             Compare = ExperimentRunner.Compare(ExperimentRunner.DefaultEstimators, CompareTrainer.Train, Seed, oEnd: 3);
-            Directory = Path.Combine(Path.GetTempPath(), $"reste-analysis-{Guid.NewGuid():N}");
+            Directory = _tmp.Path;
             SweepFiles = ReportTables.WriteAll(Path.Combine(Directory, "sweep"), Sweep).Concat(ReportFigures.WriteAll(Path.Combine(Directory, "sweep"), Sweep)).ToArray();
             CompareFiles = ReportTables.WriteAll(Path.Combine(Directory, "compare"), Compare).Concat(ReportFigures.WriteAll(Path.Combine(Directory, "compare"), Compare)).ToArray();
         }
@@ -30,13 +30,14 @@ namespace ReSTE.Analysis.Tests
         public TinyTrainer CompareTrainer { get; }
         public ExperimentResult Sweep { get; }
         public ExperimentResult Compare { get; }
+        readonly TempDir _tmp = new();
         public string Directory { get; }
         public IReadOnlyList<string> SweepFiles { get; }
         public IReadOnlyList<string> CompareFiles { get; }
 
         public void Dispose()
         {
-            try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+            _tmp.Dispose();
         }
     }
 

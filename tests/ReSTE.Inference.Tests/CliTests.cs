@@ -10,9 +10,9 @@ namespace ReSTE.Inference.Tests
     /// <summary>The samples CLI's <c>export</c> and <c>infer</c> verbs, end to end.</summary>
     public sealed class CliTests : IDisposable
     {
-        readonly string _dir = Path.Combine(Path.GetTempPath(), "reste-cli-" + Guid.NewGuid().ToString("N"));
-        public CliTests() { Directory.CreateDirectory(_dir); }
-        public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
+        readonly TempDir _tmp = new();
+        string _dir => _tmp.Path;
+        public void Dispose() => _tmp.Dispose();
 
         static (int Code, string Out, string Err) Run(params string[] args)
         {

@@ -105,14 +105,11 @@ namespace ReSTE.Inference.Tests
             Assert.Equal((ShortcutKind.OptionA, 2, 2, 2), (r.Shortcut, r.Stride, r.PadBefore, r.PadAfter));
             Assert.Equal(bytes, PackedModelFile.ToBytes(back));
 
-            var path = Path.Combine(Path.GetTempPath(), $"reste-{Guid.NewGuid():N}.rbnn");
-            try
-            {
-                PackedModelFile.Save(model, path);
-                Assert.Equal(bytes, File.ReadAllBytes(path));
-                Assert.Equal(model.Ops.Count, PackedModelFile.Load(path).Ops.Count);
-            }
-            finally { File.Delete(path); }
+            using var dir = new TempDir();
+            var path = dir.File("model.rbnn");
+            PackedModelFile.Save(model, path);
+            Assert.Equal(bytes, File.ReadAllBytes(path));
+            Assert.Equal(model.Ops.Count, PackedModelFile.Load(path).Ops.Count);
         }
 
         [Fact]
@@ -194,16 +191,13 @@ namespace ReSTE.Inference.Tests
         public void Truncated_FileNamesThePath()
         {
             var bytes = PackedModelFile.ToBytes(SampleModel());
-            var path = Path.Combine(Path.GetTempPath(), $"reste-{Guid.NewGuid():N}.rbnn");
-            try
-            {
-                File.WriteAllBytes(path, bytes[..(bytes.Length - 10)]);
-                var e = Assert.Throws<PackedModelFormatException>(() => PackedModelFile.Load(path));
-                Assert.Equal(PackedModelError.Truncated, e.Error);
-                Assert.Contains(path, e.Message);
-                Assert.Contains($"the file has {bytes.Length - 10}", e.Message);
-            }
-            finally { File.Delete(path); }
+            using var dir = new TempDir();
+            var path = dir.File("model.rbnn");
+            File.WriteAllBytes(path, bytes[..(bytes.Length - 10)]);
+            var e = Assert.Throws<PackedModelFormatException>(() => PackedModelFile.Load(path));
+            Assert.Equal(PackedModelError.Truncated, e.Error);
+            Assert.Contains(path, e.Message);
+            Assert.Contains($"the file has {bytes.Length - 10}", e.Message);
         }
 
         [Fact]

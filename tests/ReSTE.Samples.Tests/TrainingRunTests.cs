@@ -18,11 +18,12 @@ namespace ReSTE.Samples.Tests
     /// <summary>End-to-end runs of the CLI on a few hundred real CIFAR-10 images (CPU).</summary>
     public sealed class TrainingRunTests : IDisposable
     {
-        readonly string _dir = Path.Combine(Path.GetTempPath(), "reste-samples-" + Guid.NewGuid().ToString("N"));
+        readonly TempDir _tmp = new();
+        string _dir => _tmp.Path;
         static readonly string DataFolder = Cifar10.FindDefaultFolder(AppContext.BaseDirectory)
             ?? throw new DirectoryNotFoundException("../shared/data/cifar10 not found");
 
-        public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
+        public void Dispose() => _tmp.Dispose();
 
         static double[] Column(string csvPath, string column)
         {
