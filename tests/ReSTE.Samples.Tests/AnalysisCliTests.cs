@@ -6,7 +6,7 @@ using ReSTE.Runtime.Data;
 using ReSTE.Samples;
 using Xunit;
 
-namespace ReSTE.Analysis.Tests
+namespace ReSTE.Samples.Tests
 {
     /// <summary>The <c>sweep</c> and <c>compare</c> commands end to end on ResNet-20 and a few synthetic CIFAR-10 records.</summary>
     public sealed class AnalysisCliTests : IDisposable

@@ -12,7 +12,7 @@ using ReSTE.Generators;
 // (one file each, estimators in turn), cold (a new driver over a new compilation) and after a one-line edit (a driver
 // that has run once, given the compilation with one class's OEnd changed). Each figure is the median of the runs, with
 // the minimum; the first cold run of the process (JIT of Roslyn and the generator) is reported apart.
-// Usage: dotnet run -c Release --project tests/ReSTE.Generators.Benchmarks [-- runs]
+// Usage: dotnet run -c Release --project benchmarks/ReSTE.Generators.Benchmarks [-- runs]
 
 int runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 15;
 var parse = new CSharpParseOptions(LanguageVersion.Latest);

@@ -11,35 +11,10 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace ReSTE.Analysis.Tests
+namespace ReSTE.Reports.Tests
 {
-    /// <summary>Full-precision stem, two binary layers ("layer1", "layer2"), full-precision head.</summary>
-    sealed class TinyNet : nn.Module<Tensor, Tensor>
-    {
-        readonly Linear stem, head;
-        readonly TestBinaryLinear layer1, layer2;
-
-        public TinyNet(Func<IEstimator> estimator, int features, int hidden, int classes) : base(nameof(TinyNet))
-        {
-            stem = nn.Linear(features, hidden);
-            layer1 = new TestBinaryLinear(hidden, hidden, estimator(), binarizeActivations: false);
-            layer2 = new TestBinaryLinear(hidden, hidden, estimator(), binarizeActivations: false);
-            head = nn.Linear(hidden, classes);
-            RegisterComponents();
-        }
-
-        public override Tensor forward(Tensor x)
-        {
-            using var scope = NewDisposeScope();
-            var h = stem.forward(x.flatten(1)).relu();
-            h = layer1.forward(h).relu();
-            h = layer2.forward(h).relu();
-            return head.forward(h).MoveToOuterDisposeScope();
-        }
-    }
-
     /// <summary>
-    /// A real, tiny training run as a <see cref="TrainOneRun"/>: Gaussian blobs (fixed data), a <see cref="TinyNet"/>
+    /// A real, tiny training run as a <see cref="TrainOneRun"/>: Gaussian blobs (fixed data), a <see cref="TinyMlp"/>
     /// initialised from the run's seed, SGD, data order from the run's seed, indicators recorded by
     /// <see cref="IndicatorRecorder"/> after every step.
     /// </summary>
@@ -66,7 +41,7 @@ namespace ReSTE.Analysis.Tests
             var (testX, testY) = Blobs(TestSize, dataSeed: 8);
 
             torch.manual_seed(spec.Seed);
-            using var model = new TinyNet(() => EstimatorFactory.Create(kind, spec.OEnd), Features, Hidden, Classes);
+            using var model = new TinyMlp(() => EstimatorFactory.Create(kind, spec.OEnd), Features, Hidden, Classes);
             var optimizer = torch.optim.SGD(model.parameters(), 0.1);
             var recorder = new IndicatorRecorder(Definition, spec.OEnd);
             var order = new torch.Generator((ulong)spec.Seed);

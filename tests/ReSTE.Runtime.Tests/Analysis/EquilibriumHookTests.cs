@@ -11,7 +11,7 @@ using ReSTE.Runtime.Training;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ReSTE.Analysis.Tests
+namespace ReSTE.Runtime.Tests.Analysis
 {
     public class EquilibriumHookTests
     {
@@ -40,7 +40,7 @@ namespace ReSTE.Analysis.Tests
             using var train = new DeviceCifar(Synthetic(48, 1), CPU);
             using var test = new DeviceCifar(Synthetic(32, 2), CPU);
             manual_seed(9);
-            using var model = new TinyNet(() => new ReSTEEstimator(oEnd: 3), Cifar10.ImageBytes, 12, Cifar10.Classes);
+            using var model = new TinyMlp(() => new ReSTEEstimator(oEnd: 3), Cifar10.ImageBytes, 12, Cifar10.Classes);
             var hook = new EquilibriumHook(definition, oEnd: 3, histogramBins: 16);
             var options = new TrainerOptions { Epochs = 3, BatchSize = 16, EvalBatchSize = 32, LearningRate = 0.05, Seed = 4, Indicators = true };
             var result = new Trainer(model, train, test, options, new ITrainerHook[] { hook }).Run();

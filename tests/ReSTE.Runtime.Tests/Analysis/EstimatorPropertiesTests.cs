@@ -4,7 +4,7 @@ using ReSTE.Runtime;
 using ReSTE.Runtime.Analysis;
 using Xunit;
 
-namespace ReSTE.Analysis.Tests
+namespace ReSTE.Runtime.Tests.Analysis
 {
     public class EstimatorPropertiesTests
     {

@@ -8,7 +8,7 @@ using ReSTE.Runtime.Layers;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ReSTE.Analysis.Tests
+namespace ReSTE.Runtime.Tests.Analysis
 {
     public class IndicatorDefinitionTests
     {
@@ -29,7 +29,7 @@ namespace ReSTE.Analysis.Tests
         {
             using var scope = NewDisposeScope();
             manual_seed(3);
-            using var model = new TinyNet(() => new ReSTEEstimator(oEnd: 3), 4, 6, 2);
+            using var model = new TinyMlp(() => new ReSTEEstimator(oEnd: 3), 4, 6, 2);
             BinaryModel.SetProgress(model, 5, 10); // o = 1 + 2(1 − cos(π/4))
             var x = randn(5, 4);
             var loss = nn.functional.cross_entropy(model.forward(x), tensor(new long[] { 0, 1, 0, 1, 1 }));
@@ -58,7 +58,7 @@ namespace ReSTE.Analysis.Tests
         {
             using var scope = NewDisposeScope();
             manual_seed(4);
-            using var model = new TinyNet(() => new SteEstimator(), 4, 6, 2);
+            using var model = new TinyMlp(() => new SteEstimator(), 4, 6, 2);
             var reference = IndicatorDefinitions.Measure(model, IndicatorDefinition.Reference, 2);
             var current = IndicatorDefinitions.Measure(model, IndicatorDefinition.Current, 2);
             var w = BinaryModel.Layers(model)[0].Layer.LatentWeight.data<float>().ToArray();
@@ -95,7 +95,7 @@ namespace ReSTE.Analysis.Tests
         {
             using var scope = NewDisposeScope();
             manual_seed(5);
-            using var model = new TinyNet(() => new ReSTEEstimator(oEnd: 2), 4, 6, 2);
+            using var model = new TinyMlp(() => new ReSTEEstimator(oEnd: 2), 4, 6, 2);
             var recorder = new IndicatorRecorder(IndicatorDefinition.Current, 2);
             Assert.Throws<InvalidOperationException>(() => recorder.EndEpoch(0, 1));
             var y = tensor(new long[] { 0, 1, 1 });

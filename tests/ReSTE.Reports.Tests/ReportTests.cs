@@ -7,7 +7,7 @@ using ReSTE.Runtime.Indicators;
 using SkiaSharp;
 using Xunit;
 
-namespace ReSTE.Analysis.Tests
+namespace ReSTE.Reports.Tests
 {
     /// <summary>A sweep and a comparison trained once on the tiny model, shared by the report tests.</summary>
     public sealed class TinyExperiments : IDisposable
