@@ -38,7 +38,7 @@ namespace ReSTE.Inference.Tests
         [InlineData("resnet20-bireal", Estimator.ReSTE, false, 10_000, 267_264, 269_850)]
         [InlineData("resnet18", Estimator.ReSTE, false, 500, 10_985_472, 11_174_986)]
         [InlineData("vgg-small", Estimator.ReSTE, false, 500, 4_571_136, 4_660_106)]
-        public void RandomModel_MatchesTorchSharpEval_OnCifar10TestImages(string name, Estimator estimator, bool a32, int count, long binary, long total)
+        public void A_random_model_matches_TorchSharp_eval_on_CIFAR10_test_images(string name, Estimator estimator, bool a32, int count, long binary, long total)
         {
             manual_seed(42);
             var model = ModelZoo.Create(name, estimator, binaryActivations: !a32);

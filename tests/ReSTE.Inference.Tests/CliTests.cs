@@ -23,7 +23,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Export_ThenInfer_OnTestImages()
+        public void Export_then_infer_on_test_images()
         {
             var file = Path.Combine(_dir, "r20.rbnn");
             var (code, output, err) = Run("export", "--random-init", "--seed", "3", "--out", file, "--summary");
@@ -39,7 +39,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Infer_CorruptFile_ExitsWithTheReason()
+        public void Infer_on_a_corrupt_file_exits_with_the_reason()
         {
             var file = Path.Combine(_dir, "r20.rbnn");
             Assert.Equal(0, Run("export", "--random-init", "--out", file).Code);
@@ -51,7 +51,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Export_WithoutASource_IsRefused()
+        public void Export_without_a_source_is_refused()
         {
             var (code, _, err) = Run("export", "--out", Path.Combine(_dir, "x.rbnn"));
             Assert.Equal(1, code);
@@ -61,7 +61,7 @@ namespace ReSTE.Inference.Tests
         [Theory]
         [InlineData("vgg-small", "4,571,136", 5, 3)]   // binary weights; binary convs; max-pools
         [InlineData("resnet18", "10,985,472", 16, 0)]
-        public void Export_VggSmallAndResNet18_ThenInfer(string name, string binary, int binaryConvs, int pools)
+        public void Export_of_VGG_small_and_ResNet18_then_infer(string name, string binary, int binaryConvs, int pools)
         {
             var file = Path.Combine(_dir, name + ".rbnn");
             var (code, output, err) = Run("export", "--model", name, "--random-init", "--out", file);
@@ -79,7 +79,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Export_AnImageNetModel_IsRefusedNamingThePackableOnes()
+        public void Export_of_an_ImageNet_model_is_refused_naming_the_packable_ones()
         {
             var (code, _, err) = Run("export", "--model", "resnet18-imagenet", "--random-init", "--out", Path.Combine(_dir, "x.rbnn"));
             Assert.Equal(2, code); // a usage error, before anything is built
@@ -88,7 +88,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Infer_OnAPng_PrintsTheClassAndTenLogits()
+        public void Infer_on_a_PNG_prints_the_class_and_ten_logits()
         {
             var file = Path.Combine(_dir, "r20.rbnn");
             Assert.Equal(0, Run("export", "--random-init", "--out", file).Code);

@@ -54,7 +54,7 @@ namespace ReSTE.Inference.Tests
         [InlineData(false, ScaleMode.LayerMeanAbs, 11)]
         [InlineData(false, ScaleMode.ChannelMeanAbs, 12)]
         [InlineData(true, ScaleMode.LayerMeanAbs, 13)]
-        public void SmallResNet_MatchesTorchSharpEval(bool biReal, ScaleMode scale, int seed)
+        public void A_small_ResNet_matches_TorchSharp_eval(bool biReal, ScaleMode scale, int seed)
         {
             manual_seed(seed);
             var model = new TestResNet(new long[] { 8, 16, 32 }, 2, biReal, scale);
@@ -66,7 +66,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void DefaultBatchNorms_ManyExactZeros_AreStillExact()
+        public void Default_batch_norms_with_many_exact_zeros_are_still_exact()
         {
             // Fresh BatchNorms (γ=1, β=0, mean 0, var 1) keep ReLU's zeros as zeros: sign(0) = 0 is everywhere here.
             // Without a scale (β = 1) libtorch sums ±1 exactly, so a zero dot product is an exact 0 on both sides; with a
@@ -80,7 +80,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Exporter_RefusesALayerItCannotRepresent()
+        public void The_exporter_refuses_a_layer_it_cannot_represent()
         {
             manual_seed(1);
             var dilated = new TestBinaryConv2d(4, 4, 3, 1, 2, dilation: 2);
@@ -92,7 +92,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Export_RefusesAGraphThatIsNotTheModelsForward()
+        public void Export_refuses_a_graph_that_is_not_the_models_forward()
         {
             // A Bi-Real model exported as the plain form: every layer checks out, the wiring does not.
             manual_seed(4);
@@ -105,7 +105,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Export_StoresOneBitPerBinaryWeight()
+        public void Export_stores_one_bit_per_binary_weight()
         {
             manual_seed(2);
             var model = new TestResNet(new long[] { 16, 32, 64 }, 3); // ResNet-20's shape
@@ -148,7 +148,7 @@ namespace ReSTE.Inference.Tests
         [InlineData(256, 512, 1, 2, 0, 8, true)]
         [InlineData(384, 64, 1, 1, 0, 8, true)]
         [InlineData(200, 64, 1, 2, 0, 16, false)]
-        public void FullPrecisionConv_EqualsLibtorch_BitForBit(int ci, int co, int k, int stride, int pad, int size, bool withBias)
+        public void A_full_precision_conv_equals_libtorch_bit_for_bit(int ci, int co, int k, int stride, int pad, int size, bool withBias)
         {
             manual_seed(ci * 1000 + co);
             using var noGrad = no_grad();

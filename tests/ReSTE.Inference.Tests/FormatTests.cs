@@ -10,7 +10,7 @@ namespace ReSTE.Inference.Tests
     public class FormatTests
     {
         [Fact]
-        public void Crc32_MatchesTheStandardCheckValue()
+        public void Crc32_matches_the_standard_check_value()
         {
             Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8));
             Assert.Equal(0u, Crc32.Compute(ReadOnlySpan<byte>.Empty));
@@ -18,7 +18,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Pack_StoresOneBitPerValue_LeastSignificantFirst()
+        public void Pack_stores_one_bit_per_value_least_significant_first()
         {
             var bits = BitPacking.Pack(new float[] { 0.5f, -2f, 3f, 3f, -1f, -1f, -1f, 7f, 1e-30f, -1e-30f });
             Assert.Equal(2, bits.Signs.Length);
@@ -29,7 +29,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Pack_KeepsSignOfZeroAsZero_WithAMaskPlane()
+        public void Pack_keeps_the_sign_of_zero_as_zero_with_a_mask_plane()
         {
             var values = new float[] { 1, 0, -1, 0, -0f, 2, 0, 0, 0, 3 };
             var bits = BitPacking.Pack(values);
@@ -40,13 +40,13 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void ResNet20BinaryWeights_Take33KB()
+        public void ResNet20_binary_weights_take_33_KB()
         {
             Assert.Equal(33_408, BitPacking.ByteCount(267_264));
         }
 
         [Fact]
-        public void Pack_RefusesNaN()
+        public void Pack_refuses_NaN()
         {
             Assert.Throws<ArgumentException>(() => BitPacking.Pack(new[] { 1f, float.NaN }));
         }
@@ -80,7 +80,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void RoundTrip_PreservesEveryOpAndIsByteStable()
+        public void A_round_trip_preserves_every_op_and_is_byte_stable()
         {
             var model = SampleModel();
             var bytes = PackedModelFile.ToBytes(model);
@@ -113,7 +113,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void RoundTrip_KeepsMaxPoolAndShortcutBranch_AndTheEngineRunsThem()
+        public void A_round_trip_keeps_max_pool_and_shortcut_branch_and_the_engine_runs_them()
         {
             var rng = new Random(3);
             float[] R(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
@@ -145,7 +145,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Engine_RefusesMisplacedShortcutBranches()
+        public void The_engine_refuses_misplaced_shortcut_branches()
         {
             var conv = new Conv2dOp("c", 2, 2, 1, 1, 1, 0, new float[4], null);
             InvalidOperationException Plan(params DeployOp[] ops) =>
@@ -163,7 +163,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void RoundTrip_KeepsTheZeroMaskOfWeights()
+        public void A_round_trip_keeps_the_zero_mask_of_weights()
         {
             var w = new float[2 * 1 * 3 * 3];
             for (int i = 0; i < w.Length; i++) w[i] = i % 3 - 1;
@@ -176,7 +176,7 @@ namespace ReSTE.Inference.Tests
         static PackedModelFormatException Fails(byte[] bytes) => Assert.Throws<PackedModelFormatException>(() => PackedModelFile.FromBytes(bytes));
 
         [Fact]
-        public void Truncated_AtAnyLength_IsReportedAsTruncated()
+        public void A_file_truncated_at_any_length_is_reported_as_truncated()
         {
             var bytes = PackedModelFile.ToBytes(SampleModel());
             foreach (int length in new[] { 0, 4, 9, 30, 63, 64, 65, 200, bytes.Length / 2, bytes.Length - 1 })
@@ -188,7 +188,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Truncated_FileNamesThePath()
+        public void A_truncated_file_is_named_with_its_path()
         {
             var bytes = PackedModelFile.ToBytes(SampleModel());
             using var dir = new TempDir();
@@ -201,7 +201,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void FlippedBit_AnywhereAfterTheVersion_IsReportedAsCorrupt()
+        public void A_flipped_bit_anywhere_after_the_version_is_reported_as_corrupt()
         {
             var bytes = PackedModelFile.ToBytes(SampleModel());
             var rng = new Random(7);
@@ -217,7 +217,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void CorruptWeightBits_NameTheOpRecord()
+        public void Corrupt_weight_bits_name_the_op_record()
         {
             var model = SampleModel();
             var bytes = PackedModelFile.ToBytes(model);
@@ -240,7 +240,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void WrongVersion_IsReportedAsSuch_EvenWithAValidChecksum()
+        public void A_wrong_version_is_reported_as_such_even_with_a_valid_checksum()
         {
             var bytes = PackedModelFile.ToBytes(SampleModel());
             BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), 2);
@@ -252,7 +252,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void OtherFiles_AreNotPackedModels()
+        public void Other_files_are_not_packed_models()
         {
             Assert.Equal(PackedModelError.NotAPackedModel, Fails("PK\u0003\u0004 a zip file, not a model"u8.ToArray()).Error);
             var bytes = PackedModelFile.ToBytes(SampleModel());
@@ -261,7 +261,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void TrailingBytes_AreReportedAsCorrupt()
+        public void Trailing_bytes_are_reported_as_corrupt()
         {
             var bytes = PackedModelFile.ToBytes(SampleModel());
             var longer = bytes.Concat(new byte[] { 0, 0, 0 }).ToArray();
@@ -271,7 +271,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Load_MissingFile_SaysSo()
+        public void Loading_a_missing_file_says_so()
         {
             var path = Path.Combine(Path.GetTempPath(), $"reste-missing-{Guid.NewGuid():N}.rbnn");
             var e = Assert.Throws<FileNotFoundException>(() => PackedModelFile.Load(path));

@@ -104,7 +104,7 @@ namespace ReSTE.Inference.Tests
 
         [Theory]
         [MemberData(nameof(Cases))]
-        public void BitPlaneConv_EqualsTheConvolutionOfTernaryTensors_IncludingBorders(int c, int o, int size, int k, int stride, int pad, double aZeros, double wZeros)
+        public void BitPlaneConv_equals_the_convolution_of_ternary_tensors_including_borders(int c, int o, int size, int k, int stride, int pad, double aZeros, double wZeros)
         {
             var rng = new Random(c * 1000 + o * 10 + stride + pad + size);
             var w = Ternary(rng, o * c * k * k, wZeros);
@@ -131,7 +131,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void BitPlaneConv_RefusesRowsWiderThanAWord()
+        public void BitPlaneConv_refuses_rows_wider_than_a_word()
         {
             var op = new BinaryConv2dOp("wide", 4, 4, 3, 3, 1, 1, true, BitPacking.Pack(new float[4 * 4 * 9]), new[] { 1f });
             var e = Assert.Throws<NotSupportedException>(() => new BitPlaneConv(op, 63, 63));
@@ -139,7 +139,7 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void BinaryConvOp_MatchesSignConvolution_WithScalePerChannel()
+        public void BinaryConvOp_matches_the_sign_convolution_with_a_scale_per_channel()
         {
             var rng = new Random(3);
             int c = 16, o = 8, size = 7;
@@ -172,7 +172,7 @@ namespace ReSTE.Inference.Tests
         [InlineData(256, 8, 1, 0.0, 0.0)]   // output channels in the lanes
         [InlineData(256, 8, 1, 0.3, 0.0)]
         [InlineData(128, 16, 1, 0.0, 0.0)]  // 4-word lanes
-        public void LargeLayers_SplitOverThreads_GiveTheOutputsOfOneThread(int c, int size, int n, double aZeros, double wZeros)
+        public void Large_layers_split_over_threads_give_the_outputs_of_one_thread(int c, int size, int n, double aZeros, double wZeros)
         {
             var rng = new Random(c + size + n);
             var w = Ternary(rng, c * c * 9, wZeros);
