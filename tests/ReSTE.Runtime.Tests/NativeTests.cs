@@ -10,6 +10,7 @@ namespace ReSTE.Runtime.Tests
     public class NativeTests
     {
         const string Version = "GLIBCXX_3.4.32";
+        const string Elf = "it reads the ELF files of TorchSharp's linux-x64 native library";
 
         static string PackagedLibTorchSharp()
         {
@@ -21,7 +22,7 @@ namespace ReSTE.Runtime.Tests
             return path;
         }
 
-        [LinuxFact]
+        [LinuxFact(Because = Elf)]
         public void The_packaged_library_requires_GLIBCXX_3_4_32_strongly()
         {
             var needs = ElfVersionNeeds.Read(File.ReadAllBytes(PackagedLibTorchSharp()), "libLibTorchSharp.so");
@@ -30,7 +31,7 @@ namespace ReSTE.Runtime.Tests
             Assert.False(need.IsWeak);
         }
 
-        [LinuxFact]
+        [LinuxFact(Because = Elf)]
         public void Marking_weak_changes_only_that_requirement_and_is_idempotent()
         {
             var original = File.ReadAllBytes(PackagedLibTorchSharp());
@@ -47,7 +48,7 @@ namespace ReSTE.Runtime.Tests
             Assert.Equal(WeakPatchResult.NotRequired, ElfVersionNeeds.MarkWeak(patched, "GLIBCXX_9.9.99", "copy"));
         }
 
-        [LinuxFact]
+        [LinuxFact(Because = Elf)]
         public void The_build_output_library_is_patched_only_where_the_system_lacks_the_version()
         {
             var output = Directory.GetFiles(AppContext.BaseDirectory, "libLibTorchSharp.so", SearchOption.AllDirectories).Single();
@@ -59,7 +60,7 @@ namespace ReSTE.Runtime.Tests
             Assert.False(ElfVersionNeeds.Read(File.ReadAllBytes(PackagedLibTorchSharp()), "package").Single(n => n.Version == Version).IsWeak);
         }
 
-        [LinuxFact]
+        [LinuxFact(Because = Elf)]
         public void Patching_a_file_replaces_it_atomically_instead_of_writing_through_a_link()
         {
             using var dir = new TempDir();
@@ -90,7 +91,7 @@ namespace ReSTE.Runtime.Tests
             Assert.Contains("'x.so' is not an ELF file", Assert.Throws<InvalidDataException>(() => ElfVersionNeeds.Read(new byte[100], "x.so")).Message);
         }
 
-        [LinuxFact]
+        [LinuxFact(Because = Elf)]
         public void A_truncated_ELF_file_is_a_clear_error()
         {
             var truncated = File.ReadAllBytes(PackagedLibTorchSharp()).AsSpan(0, 4096).ToArray();

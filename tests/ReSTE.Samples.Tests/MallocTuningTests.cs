@@ -49,10 +49,9 @@ namespace ReSTE.Samples.Tests
             return line!["losses: ".Length..];
         }
 
-        [Fact]
+        [LinuxFact(Because = "the tuning exists on Linux with glibc only")]
         public void Training_steps_give_the_same_losses_bit_for_bit_with_and_without_the_malloc_tuning()
         {
-            if (!OperatingSystem.IsLinux()) return; // the tuning exists on Linux with glibc only
             // Batch 64: activations of 4 MiB, above glibc's default mmap threshold, so the two processes do place them
             // differently (fresh mmaps each step without, the reused heap with).
             string[] args = { "bench", "--model", "resnet20", "--batch", "64", "--steps", "3", "--warmup-steps", "0", "--seed", "3", "--losses" };
@@ -80,10 +79,9 @@ namespace ReSTE.Samples.Tests
             Assert.False(MallocTuning.IsOff(null) || MallocTuning.IsOff("") || MallocTuning.IsOff("on") || MallocTuning.IsOff("1"));
         }
 
-        [Fact]
+        [LinuxFact(Because = "the tuning exists on Linux with glibc only")]
         public void A_user_MALLOC_variable_turns_the_tuning_off_in_a_child_process()
         {
-            if (!OperatingSystem.IsLinux()) return;
             var (code, output) = RunCli(new Dictionary<string, string> { ["MALLOC_TOP_PAD_"] = "1048576" },
                 "bench", "--model", "resnet20", "--batch", "4", "--steps", "1", "--warmup-steps", "0");
             Assert.True(code == 0, output);

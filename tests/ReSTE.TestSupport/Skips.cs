@@ -3,12 +3,23 @@ using Xunit;
 
 namespace ReSTE.TestSupport
 {
-    /// <summary>A fact that needs Linux (the ELF files of TorchSharp's linux-x64 native library); skipped elsewhere, with the reason.</summary>
+    /// <summary>A fact that needs Linux; skipped elsewhere, with <see cref="Because"/> as the reason.</summary>
     public sealed class LinuxFactAttribute : FactAttribute
     {
-        public LinuxFactAttribute()
+        string _because = "it needs Linux";
+
+        public LinuxFactAttribute() => Update();
+
+        /// <summary>Why the test needs Linux (the skip reason on other systems).</summary>
+        public string Because
         {
-            if (!OperatingSystem.IsLinux()) Skip = $"Linux only: it reads TorchSharp's linux-x64 native library (this is {Environment.OSVersion.Platform}).";
+            get => _because;
+            set { _because = value; Update(); }
+        }
+
+        void Update()
+        {
+            if (!OperatingSystem.IsLinux()) Skip = $"Linux only: {_because} (this is {Environment.OSVersion.Platform}).";
         }
     }
 

@@ -15,48 +15,19 @@ using static TorchSharp.torch;
 
 namespace ReSTE.Runtime.Tests.Training
 {
-    /// <summary>A binary fully-connected layer from runtime pieces (sign of input and weight, mean |W| scale).</summary>
-    sealed class TinyBinaryLinear : nn.Module<Tensor, Tensor>, IBinaryLayer
-    {
-        private readonly Parameter weight;
-        private readonly ReSTEEstimator estimator = new(oEnd: 3);
-
-        public TinyBinaryLinear(long inFeatures, long outFeatures) : base(nameof(TinyBinaryLinear))
-        {
-            weight = new Parameter(empty(outFeatures, inFeatures));
-            using (no_grad()) nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
-            RegisterComponents();
-        }
-
-        public IEstimator Estimator => estimator;
-        public bool BinarizesActivations => true;
-        public ScaleMode Scale => ScaleMode.LayerMeanAbs;
-        public Parameter LatentWeight => weight;
-        public long BinaryWeightCount => weight.numel();
-        public void SetProgress(int epoch, int epochs) => estimator.SetProgress(epoch, epochs);
-
-        public override Tensor forward(Tensor input)
-        {
-            using var scope = NewDisposeScope();
-            var x = EstimatorSign.Apply(input, estimator);
-            var w = BinaryWeights.Scaled(EstimatorSign.Apply(weight, estimator), weight, ScaleMode.LayerMeanAbs);
-            return nn.functional.linear(x, w).MoveToOuterDisposeScope();
-        }
-    }
-
     /// <summary>A user's binary MLP for 28×28 single-channel images: flatten → Linear → BN → binary Linear → BN → Linear.</summary>
     sealed class BinaryMlp : nn.Module<Tensor, Tensor>
     {
         private readonly Linear fc1, fc3;
         private readonly BatchNorm1d bn1, bn2;
-        private readonly TinyBinaryLinear fc2;
+        private readonly TestBinaryLinear fc2;
 
         public BinaryMlp(long seed) : base(nameof(BinaryMlp))
         {
             manual_seed(seed);
             fc1 = nn.Linear(28 * 28, 64);
             bn1 = nn.BatchNorm1d(64);
-            fc2 = new TinyBinaryLinear(64, 64);
+            fc2 = new TestBinaryLinear(64, 64, new ReSTEEstimator(oEnd: 3));
             bn2 = nn.BatchNorm1d(64);
             fc3 = nn.Linear(64, 10);
             RegisterComponents();
