@@ -78,6 +78,7 @@ namespace ReSTE.Samples
         public static readonly Option<string?> Weights = new("--weights") { Description = "A PyTorch state dict saved as safetensors (reference names)", HelpName = "path" };
         public static readonly Option<int> Steps = new("--steps") { Description = "Timed training steps", HelpName = "N", DefaultValueFactory = _ => 20 };
         public static readonly Option<int> WarmupSteps = new("--warmup-steps") { Description = "Untimed steps first", HelpName = "N", DefaultValueFactory = _ => 3 };
+        public static readonly Option<string> EvalWith = new("--eval") { Description = "Evaluation forward: auto (on a CPU with AVX-512, 1W/1A models packed in memory and run on the XNOR engine; else TorchSharp), engine (wherever the model packs), torch", HelpName = "auto|engine|torch", DefaultValueFactory = _ => "auto" };
         public static readonly Option<bool> PrintLosses = new("--losses") { Description = "Print every step's loss (round-trip digits; kept on the device, read once at the end)" };
 
         public static RootCommand Build(Func<ParseResult, int> train, Func<ParseResult, int> eval, Func<ParseResult, int> bench)
@@ -88,7 +89,7 @@ namespace ReSTE.Samples
                 trainCmd.Options.Add(o);
             trainCmd.SetAction(train);
             var evalCmd = new Command("eval", "Evaluate a checkpoint (--checkpoint) or reference weights (--weights) on the CIFAR-10 test set");
-            foreach (var o in new Option[] { Model, EstimatorName, OEnd, A32, Device, Data, Batch, TestLimit, Checkpoint, Weights })
+            foreach (var o in new Option[] { Model, EstimatorName, OEnd, A32, Device, Data, Batch, TestLimit, Checkpoint, Weights, EvalWith })
                 evalCmd.Options.Add(o);
             evalCmd.SetAction(eval);
             var benchCmd = new Command("bench", "Training-step throughput (img/s) with synthetic data already on the device");
@@ -152,6 +153,11 @@ namespace ReSTE.Samples
                 throw new UsageException($"--lr {r.GetValue(Lr).ToString(CultureInfo.InvariantCulture)} does not fit the float32 the optimizer computes in (at most {float.MaxValue.ToString(CultureInfo.InvariantCulture)}).");
             if (Has(Steps) && r.GetValue(Steps) < 1) throw new UsageException($"--steps must be ≥ 1, not {r.GetValue(Steps)}.");
             if (Has(WarmupSteps) && r.GetValue(WarmupSteps) < 0) throw new UsageException($"--warmup-steps must be ≥ 0, not {r.GetValue(WarmupSteps)}.");
+            if (Has(EvalWith))
+            {
+                try { EngineEval.Parse(r.GetValue(EvalWith)!); }
+                catch (ArgumentException e) { throw new UsageException(e.Message); }
+            }
             if (cmd.Name == "eval")
             {
                 bool c = r.GetValue(Checkpoint) is not null, w = r.GetValue(Weights) is not null;

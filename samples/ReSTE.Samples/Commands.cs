@@ -223,10 +223,12 @@ namespace ReSTE.Samples
                     _out.WriteLine($"weights: {weights} ({file.Tensors.Count} tensors, reference names)");
                 }
                 using var test = new DeviceCifar(Cifar10.Load(folder, Cifar10Split.Test, r.GetValue(Cli.TestLimit)), device);
+                var evaluator = EngineEval.Create(choice.Model, EngineEval.Parse(r.GetValue(Cli.EvalWith)!), _out);
                 var clock = Stopwatch.StartNew();
-                var (loss, top1, top5) = Trainer.Evaluate(model, test, r.GetValue(Cli.Batch));
+                var ev = evaluator.Evaluate(model, Runtime.Deploy.EvaluationBatches.Of(test, r.GetValue(Cli.Batch)), test.Count, device);
+                double secs = clock.Elapsed.TotalSeconds;
                 _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"test: {N(test.Count)} images, loss {loss:F4}, top-1 {top1:F2}%, top-5 {top5:F2}% ({clock.Elapsed.TotalSeconds:F1}s)"));
+                    $"test: {N(test.Count)} images, loss {ev.Loss:F4}, top-1 {ev.Top1:F2}%, top-5 {ev.Top5:F2}% ({secs:F1}s, {test.Count / Math.Max(secs, 1e-9):F0} img/s, {EngineEval.Describe(ev, evaluator)})"));
                 return 0;
             }
             finally { ckpt?.Dispose(); }
