@@ -63,10 +63,10 @@ namespace ReSTE.Inference.Tests
             Assert.Equal(count, same);
             Assert.Equal(t.Top1, e.Top1);
             Assert.Equal(t.Top5, e.Top5);
-            Assert.True(Math.Abs(e.Loss - t.Loss) <= 1e-5 * Math.Max(1, Math.Abs(t.Loss)), $"loss {e.Loss} vs {t.Loss}");
+            // The loss is a smooth function of every logit: agreeing to 1e-6 (engine in double, TorchSharp in float32
+            // sums) shows the logits agree, also where a random model gives most images one class (VGG-small).
+            Assert.True(Math.Abs(e.Loss - t.Loss) <= 1e-6 * Math.Max(1, Math.Abs(t.Loss)), $"loss {e.Loss} vs {t.Loss}");
             Assert.True(e.Loss > 0 && double.IsFinite(e.Loss));
-            // Not a constant classifier: the agreement covers several classes.
-            Assert.True(e.Predictions.Distinct().Count() >= 2, "every image got the same class");
             // Progress: from 0 to the whole set, never backwards.
             Assert.Equal((0, count), progress[0]);
             Assert.Equal((count, count), progress[^1]);
