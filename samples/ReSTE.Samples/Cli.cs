@@ -85,7 +85,7 @@ namespace ReSTE.Samples
         {
             var root = new RootCommand("ReSTE samples: train, evaluate and benchmark the paper's binary networks on CIFAR-10.");
             var trainCmd = new Command("train", "Train a model on CIFAR-10");
-            foreach (var o in new Option[] { Model, Epochs, Batch, EstimatorName, OEnd, A32, Warmup, Device, Data, Out, Seed, Limit, TestLimit, Resume, Overwrite, IndicatorsOption, Lr })
+            foreach (var o in new Option[] { Model, Epochs, Batch, EstimatorName, OEnd, A32, Warmup, Device, Data, Out, Seed, Limit, TestLimit, Resume, Overwrite, IndicatorsOption, Lr, EvalWith })
                 trainCmd.Options.Add(o);
             trainCmd.SetAction(train);
             var evalCmd = new Command("eval", "Evaluate a checkpoint (--checkpoint) or reference weights (--weights) on the CIFAR-10 test set");

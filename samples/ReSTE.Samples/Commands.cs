@@ -161,6 +161,7 @@ namespace ReSTE.Samples
             {
                 Epochs = epochs, BatchSize = batch, WarmupEpochs = warmup, Seed = seed, LearningRate = lr,
                 OutputDirectory = outDir, ResumeFrom = resume, Indicators = r.GetValue(Cli.IndicatorsOption),
+                Evaluator = EngineEval.ForTrainer(choice.Model, EngineEval.Parse(r.GetValue(Cli.EvalWith)!), _out),
                 Tags = new Dictionary<string, string>
                 {
                     ["model"] = choice.Model, ["estimator"] = choice.Estimator.ToString(), ["a32"] = choice.A32 ? "true" : "false",

@@ -46,6 +46,17 @@ namespace ReSTE.Samples
             return new EngineEvaluator(PackerFor(model), choice, progress.Report);
         }
 
+        /// <summary>
+        /// The trainer's per-epoch test through <see cref="Create"/>, printing a line <c>evaluation: …</c> to
+        /// <paramref name="output"/> whenever the path changes (the first epoch, or a fall-back).
+        /// </summary>
+        public static IEvaluator ForTrainer(string model, EvaluationChoice choice, TextWriter output)
+        {
+            var evaluator = Create(model, choice, output, "test");
+            evaluator.PathChanged = r => output.WriteLine($"evaluation: {Describe(r, evaluator)}");
+            return new EngineTrainerEvaluator(evaluator);
+        }
+
         /// <summary>The value of <c>--eval</c>.</summary>
         public static EvaluationChoice Parse(string value) => value.Trim().ToLowerInvariant() switch
         {

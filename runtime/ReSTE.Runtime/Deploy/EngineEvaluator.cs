@@ -239,38 +239,23 @@ namespace ReSTE.Runtime.Deploy
         }
     }
 
-    /// <summary>Evaluation passes over the data sets the runtime holds.</summary>
+    /// <summary>Evaluation passes over the runtime's batch sources.</summary>
     public static class EvaluationBatches
     {
-        /// <summary>Every image of <paramref name="data"/> once, in order, normalised (its evaluation batches).</summary>
-        public static Func<IEvaluationBatches> Of(ReSTE.Runtime.Data.DeviceCifar data, int batchSize)
+        /// <summary>Every example of <paramref name="data"/> once, in order, with its evaluation transform (for CIFAR-10: normalised).</summary>
+        public static Func<IEvaluationBatches> Of(ReSTE.Runtime.Data.IBatchSource data, int batchSize)
         {
             ArgumentNullException.ThrowIfNull(data);
             if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"The evaluation batch size must be ≥ 1, not {batchSize}.");
-            return () => new CifarPass(data, batchSize);
+            return () => new ReaderPass(data.Open(ReSTE.Runtime.Data.BatchPass.Evaluation(batchSize)));
         }
 
-        sealed class CifarPass : IEvaluationBatches
+        sealed class ReaderPass : IEvaluationBatches
         {
-            readonly ReSTE.Runtime.Data.DeviceCifar _data;
-            readonly Tensor _order;
-            readonly int _batch, _batches;
-            int _next;
-
-            public CifarPass(ReSTE.Runtime.Data.DeviceCifar data, int batchSize)
-            {
-                _data = data; _batch = batchSize; _batches = data.BatchCount(batchSize);
-                _order = arange(data.Count, dtype: ScalarType.Int64, device: data.Device).DetachFromDisposeScope();
-            }
-
-            public bool Next(out Tensor x, out Tensor y)
-            {
-                if (_next >= _batches) { x = null!; y = null!; return false; }
-                (x, y) = _data.EvalBatch(ReSTE.Runtime.Data.DeviceCifar.BatchIndices(_order, _next++, _batch));
-                return true;
-            }
-
-            public void Dispose() => _order.Dispose();
+            readonly ReSTE.Runtime.Data.IBatchReader _reader;
+            public ReaderPass(ReSTE.Runtime.Data.IBatchReader reader) { _reader = reader; }
+            public bool Next(out Tensor x, out Tensor y) => _reader.Next(out x, out y);
+            public void Dispose() => _reader.Dispose();
         }
     }
 }

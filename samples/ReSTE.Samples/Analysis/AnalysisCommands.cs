@@ -50,7 +50,7 @@ namespace ReSTE.Samples.Analysis
         public static void Register(RootCommand root, TextWriter output, CancellationToken cancel, Func<Func<int>, int> guard)
         {
             var commands = new AnalysisCommands(output, cancel);
-            var shared = new Option[] { Cli.Model, Cli.Epochs, Cli.Batch, Cli.A32, Cli.Warmup, Cli.Device, Cli.Data, Cli.Out, Cli.Seed, Cli.Limit, Cli.TestLimit, Cli.Lr, Definition, Bins };
+            var shared = new Option[] { Cli.Model, Cli.Epochs, Cli.Batch, Cli.A32, Cli.Warmup, Cli.Device, Cli.Data, Cli.Out, Cli.Seed, Cli.Limit, Cli.TestLimit, Cli.Lr, Definition, Bins, Cli.EvalWith };
 
             var sweep = new Command("sweep", "Train ReSTE at each o_end with the indicators on; write e, s and top-1 per run, epoch and layer (CSV, Markdown) and the paper's Fig. 4, Fig. 5 and loss curves (PNG)");
             sweep.Options.Add(OEnds);
@@ -109,7 +109,7 @@ namespace ReSTE.Samples.Analysis
         }
 
         sealed record Settings(string Model, bool A32, int Epochs, int Batch, int Warmup, double Lr, long Seed, int? Limit,
-            int? TestLimit, IndicatorDefinition Definition, int Bins, string OutDir);
+            int? TestLimit, IndicatorDefinition Definition, int Bins, string OutDir, ReSTE.Runtime.Deploy.EvaluationChoice Eval = ReSTE.Runtime.Deploy.EvaluationChoice.Auto);
 
         static Settings Read(ParseResult r, string verb)
         {
@@ -121,7 +121,7 @@ namespace ReSTE.Samples.Analysis
             var model = r.GetValue(Cli.Model)!;
             return new Settings(model, r.GetValue(Cli.A32), r.GetValue(Cli.Epochs), r.GetValue(Cli.Batch), r.GetValue(Cli.Warmup),
                 r.GetValue(Cli.Lr), seed, r.GetValue(Cli.Limit), testLimit, IndicatorDefinitions.Parse(r.GetValue(AnalysisCli.Definition)!, "--definition"),
-                bins, r.GetValue(Cli.Out) ?? Path.Combine("runs", $"{verb}-{model}"));
+                bins, r.GetValue(Cli.Out) ?? Path.Combine("runs", $"{verb}-{model}"), EngineEval.Parse(r.GetValue(Cli.EvalWith)!));
         }
 
         public int Sweep(ParseResult r)
@@ -187,6 +187,7 @@ namespace ReSTE.Samples.Analysis
             var options = new TrainerOptions
             {
                 Epochs = s.Epochs, BatchSize = s.Batch, WarmupEpochs = s.Warmup, LearningRate = s.Lr, Seed = spec.Seed,
+                Evaluator = EngineEval.ForTrainer(s.Model, s.Eval, _out),
                 OutputDirectory = runDir,
                 Tags = new Dictionary<string, string>
                 {
