@@ -1,8 +1,8 @@
 using System;
 using System.IO;
+using ReSTE.Generators.Testing;
 using ReSTE.Generators.Tests.Infrastructure;
 using Xunit;
-using Xunit.Sdk;
 
 namespace ReSTE.Generators.Tests
 {
@@ -33,7 +33,7 @@ namespace ReSTE.Generators.Tests
                 var verified = Path.Combine(folder, "Snapshots", "Helper.Case#Net.Binary.g.verified.cs");
                 var received = verified.Replace(".verified.", ".received.", StringComparison.Ordinal);
 
-                var missing = Assert.Throws<XunitException>(() => Snapshot.Verify(result, "Helper", method: "Case", callerFile: fakeCaller));
+                var missing = Assert.Throws<SnapshotMismatchException>(() => Snapshot.Verify(result, "Helper", method: "Case", callerFile: fakeCaller));
                 Assert.Contains("No snapshot Helper.Case#Net.Binary.g.verified.cs", missing.Message);
                 Assert.True(File.Exists(received));
                 var text = File.ReadAllText(received);
@@ -45,7 +45,7 @@ namespace ReSTE.Generators.Tests
                 Assert.False(File.Exists(received));
 
                 File.WriteAllText(verified, text.Replace("oEnd: 2,", "oEnd: 7,", StringComparison.Ordinal));
-                var changed = Assert.Throws<XunitException>(() => Snapshot.Verify(result, "Helper", method: "Case", callerFile: fakeCaller));
+                var changed = Assert.Throws<SnapshotMismatchException>(() => Snapshot.Verify(result, "Helper", method: "Case", callerFile: fakeCaller));
                 Assert.Contains("differs", changed.Message);
                 Assert.Contains("- ", changed.Message);
                 Assert.Contains("oEnd: 7,", changed.Message);
