@@ -170,5 +170,5 @@ namespace ReSTE.Generators.Tests
                 conv.Dispose(); fc.Dispose();
             }
         }
-}
+    }
 }

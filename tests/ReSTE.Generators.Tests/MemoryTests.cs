@@ -1,6 +1,6 @@
 using System;
-using System.Linq;
 using System.Collections.Concurrent;
+using System.Linq;
 using System.Threading;
 using ReSTE.Generators.Tests.Modules;
 using ReSTE.Runtime.Layers;
@@ -31,7 +31,8 @@ namespace ReSTE.Generators.Tests
                 var thread = new Thread(() =>
                 {
                     foreach (var (work, done) in Queue.GetConsumingEnumerable()) { work(); done.Set(); }
-                }) { IsBackground = true, Name = "test autograd thread" };
+                })
+                { IsBackground = true, Name = "test autograd thread" };
                 thread.Start();
             }
 

@@ -47,7 +47,8 @@ namespace ReSTE.Runtime.Tests
                 var thread = new System.Threading.Thread(() =>
                 {
                     foreach (var (work, done) in Queue.GetConsumingEnumerable()) { work(); done.Set(); }
-                }) { IsBackground = true, Name = "test autograd thread" };
+                })
+                { IsBackground = true, Name = "test autograd thread" };
                 thread.Start();
             }
 

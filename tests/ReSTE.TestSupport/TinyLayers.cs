@@ -18,7 +18,8 @@ namespace ReSTE.TestSupport
         public TestBinaryConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0,
             IEstimator? estimator = null, bool binarizeActivations = true, ScaleMode scale = ScaleMode.LayerMeanAbs, long dilation = 1)
             : base(inChannels, outChannels, kernelSize, stride, padding, dilation, 1, false, null, null,
-                estimator ?? new ReSTEEstimator(), binarizeActivations, scale) { }
+                estimator ?? new ReSTEEstimator(), binarizeActivations, scale)
+        { }
 
         public override Tensor forward(Tensor x)
         {

@@ -604,8 +604,11 @@ namespace ReSTE.Inference.Engine
             {
                 fixed (float* x = ws.Slots[In], y = ws.Slots[Out], sc = ws.Slots[Shortcut < 0 ? Out : Shortcut])
                 {
-                    var sink = new FloatSink { Output = y, OutStride = ws.SlotSizes[Out], Step = this,
-                        Shortcut = Shortcut < 0 ? null : sc, ShortcutStride = Shortcut < 0 ? 0 : ws.SlotSizes[Shortcut] };
+                    var sink = new FloatSink
+                    {
+                        Output = y, OutStride = ws.SlotSizes[Out], Step = this,
+                        Shortcut = Shortcut < 0 ? null : sc, ShortcutStride = Shortcut < 0 ? 0 : ws.SlotSizes[Shortcut]
+                    };
                     Kernel.Run(x, n, ws.SlotSizes[In], sink, ws.Threads > 1 ? ws.Scratch.WithThreads(ws.Threads) : ws.Scratch);
                 }
             }
@@ -915,8 +918,11 @@ namespace ReSTE.Inference.Engine
                 var w = (float[])weight.Clone();
                 var b = bias is null ? new float[co] : (float[])bias.Clone();
                 int outSlot = NewSlot(outShape.Length);
-                var step = new FloatConvStep { In = CurrentSlot, Out = outSlot, InShape = Shape, OutShape = outShape, KH = c.KernelH, KW = c.KernelW,
-                    Stride = c.Stride, Pad = c.Padding, Weight = w, Bias = b, Name = c.Name };
+                var step = new FloatConvStep
+                {
+                    In = CurrentSlot, Out = outSlot, InShape = Shape, OutShape = outShape, KH = c.KernelH, KW = c.KernelW,
+                    Stride = c.Stride, Pad = c.Padding, Weight = w, Bias = b, Name = c.Name
+                };
                 // The padded copy, and a vector's slack past its end for the last row's loads.
                 PaddedFloats = Math.Max(PaddedFloats, Shape.C * (Shape.H + 2 * c.Padding) * (Shape.W + 2 * c.Padding) + 16);
                 Shape = outShape;
@@ -971,8 +977,11 @@ namespace ReSTE.Inference.Engine
                     if (r.Shortcut != ShortcutKind.Identity) throw Error(r, "after a shortcut branch the end must be an identity.");
                     if (block.MainShape != Shape) throw Error(r, $"the shortcut branch gives {Shape}, the block's main path {block.MainShape}.");
                     if (CurrentSlot == block.Slot) throw Error(r, $"block '{block.Name}' has an empty shortcut branch; drop the branch for an identity shortcut.");
-                    steps.Add(new ResidualAddStep { In = CurrentSlot, Out = CurrentSlot, Saved = block.MainSlot, SavedShape = Shape, Shape = Shape,
-                        Stride = 1, PadBefore = 0, Branch = true });
+                    steps.Add(new ResidualAddStep
+                    {
+                        In = CurrentSlot, Out = CurrentSlot, Saved = block.MainSlot, SavedShape = Shape, Shape = Shape,
+                        Stride = 1, PadBefore = 0, Branch = true
+                    });
                     Release(block.MainSlot);
                     Release(block.Slot);
                     return;
@@ -992,8 +1001,11 @@ namespace ReSTE.Inference.Engine
                     Release(block.Slot);
                     return;
                 }
-                steps.Add(new ResidualAddStep { In = CurrentSlot, Out = CurrentSlot, Saved = block.Slot, SavedShape = savedShape, Shape = Shape,
-                    Stride = r.Shortcut == ShortcutKind.Identity ? 1 : r.Stride, PadBefore = r.PadBefore });
+                steps.Add(new ResidualAddStep
+                {
+                    In = CurrentSlot, Out = CurrentSlot, Saved = block.Slot, SavedShape = savedShape, Shape = Shape,
+                    Stride = r.Shortcut == ShortcutKind.Identity ? 1 : r.Stride, PadBefore = r.PadBefore
+                });
                 Release(block.Slot);
             }
 

@@ -47,16 +47,16 @@ namespace ReSTE.Runtime.Data
             if (File.Exists(path)) return LoadArchive(path, split, limit);
             if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"CIFAR-100 data not found: '{path}' is neither a folder nor {ArchiveName}.");
             foreach (var folder in new[] { path, Path.Combine(path, "cifar-100-binary") })
-            foreach (var candidate in new[] { name + ".bin", name + ".bin.gz" })
-            {
-                var file = Path.Combine(folder, candidate);
-                if (!File.Exists(file)) continue;
-                using var raw = File.OpenRead(file);
-                bool gz = raw.Length >= 2 && raw.ReadByte() == 0x1f && raw.ReadByte() == 0x8b;
-                raw.Position = 0;
-                using Stream s = gz ? new GZipStream(raw, CompressionMode.Decompress) : raw;
-                return Read(s, file, limit);
-            }
+                foreach (var candidate in new[] { name + ".bin", name + ".bin.gz" })
+                {
+                    var file = Path.Combine(folder, candidate);
+                    if (!File.Exists(file)) continue;
+                    using var raw = File.OpenRead(file);
+                    bool gz = raw.Length >= 2 && raw.ReadByte() == 0x1f && raw.ReadByte() == 0x8b;
+                    raw.Position = 0;
+                    using Stream s = gz ? new GZipStream(raw, CompressionMode.Decompress) : raw;
+                    return Read(s, file, limit);
+                }
             var archive = Path.Combine(path, ArchiveName);
             if (File.Exists(archive)) return LoadArchive(archive, split, limit);
             throw new FileNotFoundException($"CIFAR-100 file '{name}.bin' (or '{name}.bin.gz', or {ArchiveName}) not found in '{path}'.", Path.Combine(path, name + ".bin"));

@@ -148,43 +148,43 @@ namespace ReSTE.Runtime.Deploy
             Progress?.Invoke(0, count);
             string? mismatch = null;
             using (var pass = batches())
-            while (true)
-            {
-                using var scope = NewDisposeScope();
-                if (!pass.Next(out var x, out var y)) break;
-                int n = (int)y.shape[0];
-                long perImage = x.numel() / Math.Max(1, n);
-                if (perImage != engine.InputLength || x.device_type != DeviceType.CPU)
+                while (true)
                 {
-                    mismatch = $"the packed model takes {engine.InputLength} inputs per example, the batches give [{string.Join(",", x.shape.Skip(1))}]";
-                    break;
+                    using var scope = NewDisposeScope();
+                    if (!pass.Next(out var x, out var y)) break;
+                    int n = (int)y.shape[0];
+                    long perImage = x.numel() / Math.Max(1, n);
+                    if (perImage != engine.InputLength || x.device_type != DeviceType.CPU)
+                    {
+                        mismatch = $"the packed model takes {engine.InputLength} inputs per example, the batches give [{string.Join(",", x.shape.Skip(1))}]";
+                        break;
+                    }
+                    float[] input = x.to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+                    long[] labels = y.to_type(ScalarType.Int64).data<long>().ToArray();
+                    float[] logits = engine.RunBatch(input, n, threads);
+                    int classes = engine.OutputLength;
+                    for (int i = 0; i < n; i++)
+                    {
+                        var l = logits.AsSpan(i * classes, classes);
+                        int label = (int)labels[i];
+                        if ((uint)label >= (uint)classes)
+                            throw new ArgumentException($"Label {label} of example {seen + i} is outside the model's {classes} classes.");
+                        double max = double.NegativeInfinity;
+                        for (int j = 0; j < classes; j++) max = Math.Max(max, l[j]);
+                        double sum = 0;
+                        for (int j = 0; j < classes; j++) sum += Math.Exp(l[j] - max);
+                        lossSum += max + Math.Log(sum) - l[label];
+                        int pred = InferenceEngine.ArgMax(l);
+                        if (pred == label) top1++;
+                        // Top-k: fewer than k classes score above the label's (ties counted for the label, as the first of them).
+                        int above = 0;
+                        for (int j = 0; j < classes; j++) if (l[j] > l[label] || (l[j] == l[label] && j < label)) above++;
+                        if (above < Math.Min(5, classes)) top5++;
+                        if (predictions is not null && seen + i < predictions.Length) predictions[seen + i] = pred;
+                    }
+                    seen += n;
+                    Progress?.Invoke(Math.Min(seen, count), count);
                 }
-                float[] input = x.to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
-                long[] labels = y.to_type(ScalarType.Int64).data<long>().ToArray();
-                float[] logits = engine.RunBatch(input, n, threads);
-                int classes = engine.OutputLength;
-                for (int i = 0; i < n; i++)
-                {
-                    var l = logits.AsSpan(i * classes, classes);
-                    int label = (int)labels[i];
-                    if ((uint)label >= (uint)classes)
-                        throw new ArgumentException($"Label {label} of example {seen + i} is outside the model's {classes} classes.");
-                    double max = double.NegativeInfinity;
-                    for (int j = 0; j < classes; j++) max = Math.Max(max, l[j]);
-                    double sum = 0;
-                    for (int j = 0; j < classes; j++) sum += Math.Exp(l[j] - max);
-                    lossSum += max + Math.Log(sum) - l[label];
-                    int pred = InferenceEngine.ArgMax(l);
-                    if (pred == label) top1++;
-                    // Top-k: fewer than k classes score above the label's (ties counted for the label, as the first of them).
-                    int above = 0;
-                    for (int j = 0; j < classes; j++) if (l[j] > l[label] || (l[j] == l[label] && j < label)) above++;
-                    if (above < Math.Min(5, classes)) top5++;
-                    if (predictions is not null && seen + i < predictions.Length) predictions[seen + i] = pred;
-                }
-                seen += n;
-                Progress?.Invoke(Math.Min(seen, count), count);
-            }
             // Only a first batch can mismatch (the shapes do not change within a pass): start over on TorchSharp.
             if (mismatch is not null) return Torch(model, batches, count, device, mismatch, keepPredictions);
             return Result(lossSum, top1, top5, seen, count, EvaluationPath.Engine, null, predictions);

@@ -83,9 +83,17 @@ namespace ReSTE.Runtime.Interop
 
         static string TypeName(ScalarType t) => t switch
         {
-            ScalarType.Float32 => "float32", ScalarType.Float64 => "float64", ScalarType.Float16 => "float16", ScalarType.BFloat16 => "bfloat16",
-            ScalarType.Int64 => "int64", ScalarType.Int32 => "int32", ScalarType.Int16 => "int16", ScalarType.Int8 => "int8",
-            ScalarType.Byte => "uint8", ScalarType.Bool => "bool", _ => t.ToString(),
+            ScalarType.Float32 => "float32",
+            ScalarType.Float64 => "float64",
+            ScalarType.Float16 => "float16",
+            ScalarType.BFloat16 => "bfloat16",
+            ScalarType.Int64 => "int64",
+            ScalarType.Int32 => "int32",
+            ScalarType.Int16 => "int16",
+            ScalarType.Int8 => "int8",
+            ScalarType.Byte => "uint8",
+            ScalarType.Bool => "bool",
+            _ => t.ToString(),
         };
 
         /// <summary>The model's state (parameters and buffers) by name.</summary>

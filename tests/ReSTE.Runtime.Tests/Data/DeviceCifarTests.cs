@@ -62,20 +62,20 @@ namespace ReSTE.Runtime.Tests.Data
             {
                 int matches = 0;
                 for (int dy = 0; dy <= 8; dy++)
-                for (int dx = 0; dx <= 8; dx++)
-                for (int f = 0; f < 2; f++)
-                {
-                    bool ok = true;
-                    for (int c = 0; c < 3 && ok; c++)
-                    for (int yy = 0; yy < 32 && ok; yy++)
-                    for (int xx = 0; xx < 32 && ok; xx++)
-                    {
-                        int sx = f == 1 ? 31 - xx : xx;
-                        float expected = Normalised(set, (int)images[b], c, yy + dy - 4, sx + dx - 4)[0];
-                        if (Math.Abs(expected - v[((b * 3 + c) * 32 + yy) * 32 + xx]) > 1e-5) ok = false;
-                    }
-                    if (ok) { matches++; offsets.Add((dy, dx)); flips += f; }
-                }
+                    for (int dx = 0; dx <= 8; dx++)
+                        for (int f = 0; f < 2; f++)
+                        {
+                            bool ok = true;
+                            for (int c = 0; c < 3 && ok; c++)
+                                for (int yy = 0; yy < 32 && ok; yy++)
+                                    for (int xx = 0; xx < 32 && ok; xx++)
+                                    {
+                                        int sx = f == 1 ? 31 - xx : xx;
+                                        float expected = Normalised(set, (int)images[b], c, yy + dy - 4, sx + dx - 4)[0];
+                                        if (Math.Abs(expected - v[((b * 3 + c) * 32 + yy) * 32 + xx]) > 1e-5) ok = false;
+                                    }
+                            if (ok) { matches++; offsets.Add((dy, dx)); flips += f; }
+                        }
                 Assert.True(matches == 1, $"image {b}: {matches} crops match");
             }
             Assert.InRange(flips, 16, 48);        // a fair coin over 64 images

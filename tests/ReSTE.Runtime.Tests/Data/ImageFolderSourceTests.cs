@@ -19,14 +19,14 @@ namespace ReSTE.Runtime.Tests.Data
             var rng = new Random(seed);
             var rgba = new byte[width * height * 4];
             for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-            {
-                int i = (y * width + x) * 4;
-                rgba[i] = (byte)(x * 255 / Math.Max(1, width - 1));
-                rgba[i + 1] = (byte)(y * 255 / Math.Max(1, height - 1));
-                rgba[i + 2] = (byte)rng.Next(256);
-                rgba[i + 3] = 255;
-            }
+                for (int x = 0; x < width; x++)
+                {
+                    int i = (y * width + x) * 4;
+                    rgba[i] = (byte)(x * 255 / Math.Max(1, width - 1));
+                    rgba[i + 1] = (byte)(y * 255 / Math.Max(1, height - 1));
+                    rgba[i + 2] = (byte)rng.Next(256);
+                    rgba[i + 3] = 255;
+                }
             return rgba;
         }
 
@@ -45,15 +45,15 @@ namespace ReSTE.Runtime.Tests.Data
         static void MakeFolder(string root, int perClass)
         {
             for (int c = 0; c < 3; c++)
-            for (int i = 0; i < perClass; i++)
-            {
-                int w = 40 + 4 * (i % 4), h = 30 + 2 * (i % 4);
-                var rgba = Pattern(w, h, c * 1000 + i);
-                // Class c: the red channel is scaled so that classes differ.
-                for (int p = 0; p < rgba.Length; p += 4) rgba[p] = (byte)(rgba[p] * (c + 1) / 3);
-                bool png = i % 2 == 1;
-                Write(Path.Combine(root, $"class{c}", $"img{i:D3}.{(png ? "png" : "jpg")}"), rgba, w, h, png ? SKEncodedImageFormat.Png : SKEncodedImageFormat.Jpeg);
-            }
+                for (int i = 0; i < perClass; i++)
+                {
+                    int w = 40 + 4 * (i % 4), h = 30 + 2 * (i % 4);
+                    var rgba = Pattern(w, h, c * 1000 + i);
+                    // Class c: the red channel is scaled so that classes differ.
+                    for (int p = 0; p < rgba.Length; p += 4) rgba[p] = (byte)(rgba[p] * (c + 1) / 3);
+                    bool png = i % 2 == 1;
+                    Write(Path.Combine(root, $"class{c}", $"img{i:D3}.{(png ? "png" : "jpg")}"), rgba, w, h, png ? SKEncodedImageFormat.Png : SKEncodedImageFormat.Jpeg);
+                }
         }
 
         /// <summary>PyTorch's bilinear interpolate (align_corners = false, no antialias) of an (H, W, 4) image's box, as (3, outH, outW) floats.</summary>
@@ -88,9 +88,9 @@ namespace ReSTE.Runtime.Tests.Data
                 var flipped = new byte[ours.Length];
                 ImageDecoding.ResizeBox(decoded, box, outW, outH, flip: true, flipped);
                 for (int c = 0; c < 3; c++)
-                for (int y = 0; y < outH; y++)
-                for (int x = 0; x < outW; x++)
-                    Assert.Equal(ours[c * outW * outH + y * outW + x], flipped[c * outW * outH + y * outW + outW - 1 - x]);
+                    for (int y = 0; y < outH; y++)
+                        for (int x = 0; x < outW; x++)
+                            Assert.Equal(ours[c * outW * outH + y * outW + x], flipped[c * outW * outH + y * outW + outW - 1 - x]);
             }
         }
 

@@ -55,11 +55,11 @@ namespace ReSTE.Runtime.Tests.Training
                 int k = rng.Next(10);
                 labels[i] = k;
                 for (int y = 0; y < 28; y++)
-                for (int x = 0; x < 28; x++)
-                {
-                    int v = (y >= 2 * k + 4 && y < 2 * k + 8 ? 200 : 30) + rng.Next(-30, 31);
-                    pixels[i * 784 + y * 28 + x] = (byte)Math.Clamp(v, 0, 255);
-                }
+                    for (int x = 0; x < 28; x++)
+                    {
+                        int v = (y >= 2 * k + 4 && y < 2 * k + 8 ? 200 : 30) + rng.Next(-30, 31);
+                        pixels[i * 784 + y * 28 + x] = (byte)Math.Clamp(v, 0, 255);
+                    }
             }
             return (tensor(pixels, new long[] { n, 1, 28, 28 }, dtype: ScalarType.Byte), tensor(labels));
         }
@@ -195,19 +195,19 @@ namespace ReSTE.Runtime.Tests.Training
                 // Find the offset (dy, dx) and flip that reproduce the first output image from the padded input.
                 bool found = false;
                 for (int dy = 0; dy <= 4 && !found; dy++)
-                for (int dx = 0; dx <= 4 && !found; dx++)
-                for (int f = 0; f < 2 && !found; f++)
-                {
-                    bool ok = true;
-                    for (int yy = 0; yy < 5 && ok; yy++)
-                    for (int xx = 0; xx < 7 && ok; xx++)
-                    {
-                        int sx = (f == 1 ? 6 - xx : xx) + dx - 2, sy = yy + dy - 2;
-                        float expected = sy >= 0 && sy < 5 && sx >= 0 && sx < 7 ? img[sy * 7 + sx] : 0;
-                        ok = v[yy * 7 + xx] == expected;
-                    }
-                    if (ok) { found = true; seen.Add($"{dy},{dx},{f}"); }
-                }
+                    for (int dx = 0; dx <= 4 && !found; dx++)
+                        for (int f = 0; f < 2 && !found; f++)
+                        {
+                            bool ok = true;
+                            for (int yy = 0; yy < 5 && ok; yy++)
+                                for (int xx = 0; xx < 7 && ok; xx++)
+                                {
+                                    int sx = (f == 1 ? 6 - xx : xx) + dx - 2, sy = yy + dy - 2;
+                                    float expected = sy >= 0 && sy < 5 && sx >= 0 && sx < 7 ? img[sy * 7 + sx] : 0;
+                                    ok = v[yy * 7 + xx] == expected;
+                                }
+                            if (ok) { found = true; seen.Add($"{dy},{dx},{f}"); }
+                        }
                 Assert.True(found, $"epoch {step}: the output is no flipped or unflipped crop of the padded image");
             }
             Assert.True(seen.Count > 10, $"only {seen.Count} distinct crops in 40 draws");

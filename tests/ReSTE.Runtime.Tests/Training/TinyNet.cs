@@ -59,8 +59,8 @@ namespace ReSTE.Runtime.Tests.Training
                 int label = i % 10;
                 labels[i] = (byte)label;
                 for (int c = 0; c < 3; c++)
-                for (int p = 0; p < 1024; p++)
-                    images[i * Cifar10.ImageBytes + c * 1024 + p] = (byte)Math.Clamp(palette[label][c] + rng.Next(-60, 61), 0, 255);
+                    for (int p = 0; p < 1024; p++)
+                        images[i * Cifar10.ImageBytes + c * 1024 + p] = (byte)Math.Clamp(palette[label][c] + rng.Next(-60, 61), 0, 255);
             }
             return new Cifar10Set(images, labels);
         }
