@@ -62,12 +62,23 @@ namespace ReSTE.Generators.Testing
         /// <summary>True when <c>UPDATE_SNAPSHOTS=1</c>: mismatches are written as the new verified files.</summary>
         public static bool Accepting => Environment.GetEnvironmentVariable(AcceptVariable) == "1";
 
+        const string AbstractionsFile = "ReSTE.Abstractions.dll";
+
         static readonly Lazy<ImmutableArray<MetadataReference>> LazyReferences = new(() =>
         {
             var tpa = AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string
                 ?? throw new InvalidOperationException("TRUSTED_PLATFORM_ASSEMBLIES is not set: run under .NET (not .NET Framework), or pass references to Run.");
-            return tpa.Split(Path.PathSeparator)
+            var paths = tpa.Split(Path.PathSeparator)
                 .Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) && !Path.GetFileName(p).StartsWith("ReSTE.Generators", StringComparison.Ordinal))
+                .ToList();
+            // ReSTE.Abstractions ([Binarize] and its enums) can reach the process beside the generator rather than
+            // through the deps file (a ProjectReference build): then take the copy beside the generator's assembly.
+            if (!paths.Any(p => Path.GetFileName(p) == AbstractionsFile))
+            {
+                var besideGenerator = Path.Combine(Path.GetDirectoryName(typeof(BinarizeGenerator).Assembly.Location) ?? "", AbstractionsFile);
+                if (File.Exists(besideGenerator)) paths.Add(besideGenerator);
+            }
+            return paths
                 .OrderBy(p => p, StringComparer.Ordinal)
                 .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
                 .ToImmutableArray();
