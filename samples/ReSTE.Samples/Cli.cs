@@ -23,12 +23,26 @@ namespace ReSTE.Samples
 
         public static readonly Option<string> Model = new("--model")
         {
-            Description = "Model: resnet20 | resnet20-bireal | resnet18 | vgg-small",
+            Description = "Model: resnet20 | resnet20-bireal | resnet18 | vgg-small (CIFAR) | resnet18-imagenet | resnet34-imagenet (--dataset folder)",
             HelpName = "name",
             DefaultValueFactory = _ => "resnet20",
         };
-        public static readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs", HelpName = "N", DefaultValueFactory = _ => 30 };
-        public static readonly Option<int> Batch = new("--batch") { Description = "Batch size", HelpName = "N", DefaultValueFactory = _ => 256 };
+        public static readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs (default 30; ImageNet models 250)", HelpName = "N", DefaultValueFactory = _ => 30 };
+        public static readonly Option<int> Batch = new("--batch") { Description = "Batch size (default 256; ImageNet models: 750 in train, 256 in eval)", HelpName = "N", DefaultValueFactory = _ => 256 };
+        public static readonly Option<int?> TestBatch = new("--test-batch") { Description = "Evaluation batch size during training (default 250; ImageNet models 256)", HelpName = "N" };
+        public static readonly Option<string> Dataset = new("--dataset")
+        {
+            Description = "cifar10 | cifar100 | folder (an image folder: <data>/train/<class>/<image> and <data>/val/<class>/<image>, JPEG or PNG)",
+            HelpName = "name",
+            DefaultValueFactory = _ => "cifar10",
+        };
+        public static readonly Option<int?> ImageSize = new("--image-size") { Description = "--dataset folder: the side of the training and evaluation crops (default 224; evaluation resizes the shorter side to 256/224 of it first)", HelpName = "N" };
+        public static readonly Option<int?> Workers = new("--workers") { Description = "--dataset folder: image decoding threads (default: the machine's cores)", HelpName = "N" };
+        public static readonly Option<bool> SkipUnreadable = new("--skip-unreadable") { Description = "--dataset folder: leave out and count images that cannot be decoded (default: stop, naming the file)" };
+        public static readonly Option<string?> Predictions = new("--predictions") { Description = "Write each test image's label, prediction and logits to this CSV file; print per-class accuracy and the confusion matrix", HelpName = "file" };
+
+        /// <summary>The datasets train and eval read.</summary>
+        public static readonly IReadOnlyList<string> Datasets = new[] { "cifar10", "cifar100", "folder" };
         public static readonly Option<string> EstimatorName = new("--estimator")
         {
             Description = "Backward estimator: " + string.Join(" | ", Enum.GetNames<Estimator>()),
@@ -65,7 +79,7 @@ namespace ReSTE.Samples
             return r.GetValue(Warmup);
         }
         public static readonly Option<string> Device = new("--device") { Description = "cpu | cuda | cuda:N", HelpName = "device", DefaultValueFactory = _ => "cpu" };
-        public static readonly Option<string?> Data = new("--data") { Description = "CIFAR-10 folder or cifar-10-binary.tar.gz (default: ../shared/data/cifar10 found from the repository or the current folder)", HelpName = "path" };
+        public static readonly Option<string?> Data = new("--data") { Description = "cifar10: a folder or cifar-10-binary.tar.gz (default: ../shared/data/cifar10 found from the repository or the current folder); cifar100: a folder with train.bin and test.bin, or cifar-100-binary.tar.gz; folder: a folder holding train/ and val/", HelpName = "path" };
         public static readonly Option<string?> Out = new("--out") { Description = "Output folder: checkpoint, best weights, metrics, TensorBoard events (default runs/<model>)", HelpName = "dir" };
         public static readonly Option<long> Seed = new("--seed") { Description = "Random seed (initialisation, order, augmentation)", HelpName = "N", DefaultValueFactory = _ => 0 };
         public static readonly Option<int?> Limit = new("--limit") { Description = "Train on the first N training images", HelpName = "N" };
@@ -83,13 +97,13 @@ namespace ReSTE.Samples
 
         public static RootCommand Build(Func<ParseResult, int> train, Func<ParseResult, int> eval, Func<ParseResult, int> bench)
         {
-            var root = new RootCommand("ReSTE samples: train, evaluate and benchmark the paper's binary networks on CIFAR-10.");
-            var trainCmd = new Command("train", "Train a model on CIFAR-10");
-            foreach (var o in new Option[] { Model, Epochs, Batch, EstimatorName, OEnd, A32, Warmup, Device, Data, Out, Seed, Limit, TestLimit, Resume, Overwrite, IndicatorsOption, Lr, EvalWith })
+            var root = new RootCommand("ReSTE samples: train, evaluate and benchmark the paper's binary networks on CIFAR-10, CIFAR-100 and image folders (ImageNet).");
+            var trainCmd = new Command("train", "Train a model on CIFAR-10, CIFAR-100 or an image folder");
+            foreach (var o in new Option[] { Model, Dataset, Epochs, Batch, TestBatch, EstimatorName, OEnd, A32, Warmup, Device, Data, ImageSize, Workers, SkipUnreadable, Out, Seed, Limit, TestLimit, Resume, Overwrite, IndicatorsOption, Lr, EvalWith })
                 trainCmd.Options.Add(o);
             trainCmd.SetAction(train);
-            var evalCmd = new Command("eval", "Evaluate a checkpoint (--checkpoint) or reference weights (--weights) on the CIFAR-10 test set");
-            foreach (var o in new Option[] { Model, EstimatorName, OEnd, A32, Device, Data, Batch, TestLimit, Checkpoint, Weights, EvalWith })
+            var evalCmd = new Command("eval", "Evaluate a checkpoint (--checkpoint) or reference weights (--weights) on a test set (CIFAR-10, CIFAR-100, or an image folder's val/)");
+            foreach (var o in new Option[] { Model, Dataset, EstimatorName, OEnd, A32, Device, Data, ImageSize, Workers, SkipUnreadable, Batch, TestLimit, Checkpoint, Weights, Predictions, EvalWith })
                 evalCmd.Options.Add(o);
             evalCmd.SetAction(eval);
             var benchCmd = new Command("bench", "Training-step throughput (img/s) with synthetic data already on the device");
@@ -112,6 +126,12 @@ namespace ReSTE.Samples
             return $"Usage: {AppName} {command.Name} {string.Join(" ", parts)}";
         }
 
+        /// <summary>--epochs as given, else the model's recipe (train) or the option's default.</summary>
+        static int EffectiveEpochs(ParseResult r) =>
+            r.GetResult(Epochs) is { Implicit: false } || r.CommandResult.Command.Name != "train" || !r.CommandResult.Command.Options.Contains(Model)
+                ? r.GetValue(Epochs)
+                : Models.ModelZoo.DefaultRecipe(r.GetValue(Model)!).Epochs;
+
         /// <summary>Checks the values that the parser cannot (ranges, names); throws <see cref="UsageException"/>.</summary>
         public static void Validate(ParseResult r)
         {
@@ -122,9 +142,28 @@ namespace ReSTE.Samples
                 var m = r.GetValue(Model)!;
                 if (!Models.ModelZoo.AllModels.Contains(m))
                     throw new UsageException($"--model: unknown model '{m}'; expected one of {string.Join(", ", Models.ModelZoo.CifarModels)}.");
-                if (!Models.ModelZoo.CifarModels.Contains(m) && cmd.Name != "bench")
-                    throw new UsageException($"--model: '{m}' is an ImageNet definition; {cmd.Name} takes {string.Join(", ", Models.ModelZoo.CifarModels)}.");
+                bool folder = Has(Dataset) && r.GetValue(Dataset) == "folder";
+                if (!Models.ModelZoo.CifarModels.Contains(m) && cmd.Name != "bench" && !folder)
+                    throw new UsageException(Has(Dataset)
+                        ? $"--model: '{m}' is an ImageNet definition; with --dataset {r.GetValue(Dataset)} {cmd.Name} takes {string.Join(", ", Models.ModelZoo.CifarModels)} (ImageNet models take --dataset folder)."
+                        : $"--model: '{m}' is an ImageNet definition; {cmd.Name} takes {string.Join(", ", Models.ModelZoo.CifarModels)}.");
             }
+            if (Has(Dataset))
+            {
+                var ds = r.GetValue(Dataset)!;
+                if (!Datasets.Contains(ds)) throw new UsageException($"--dataset: '{ds}' is not one of {string.Join(", ", Datasets)}.");
+                bool folder = ds == "folder";
+                if (folder && r.GetResult(Limit) is { Implicit: false }) throw new UsageException("--limit applies to cifar10 and cifar100, not to --dataset folder.");
+                if (folder && r.GetResult(TestLimit) is { Implicit: false }) throw new UsageException("--test-limit applies to cifar10 and cifar100, not to --dataset folder.");
+                if (!folder && r.GetResult(Resume) is not { Implicit: false } && r.GetResult(Checkpoint) is not { Implicit: false })
+                    foreach (var o in new Option[] { ImageSize, Workers, SkipUnreadable })
+                        if (r.GetResult(o) is { Implicit: false }) throw new UsageException($"{o.Name} applies to --dataset folder only.");
+                if (folder && r.GetValue(Data) is null && r.GetResult(Resume) is not { Implicit: false } && r.GetResult(Checkpoint) is not { Implicit: false })
+                    throw new UsageException("--dataset folder needs --data <folder> (holding train/ and val/).");
+            }
+            if (Has(ImageSize) && r.GetValue(ImageSize) is int size && size < 8) throw new UsageException($"--image-size must be ≥ 8, not {size}.");
+            if (Has(Workers) && r.GetValue(Workers) is int workers && workers < 1) throw new UsageException($"--workers must be ≥ 1, not {workers}.");
+            if (Has(TestBatch) && r.GetValue(TestBatch) is int tb && tb < 1) throw new UsageException($"--test-batch must be ≥ 1, not {tb}.");
             if (Has(Epochs) && r.GetValue(Epochs) < 1) throw new UsageException($"--epochs must be ≥ 1, not {r.GetValue(Epochs)}.");
             if (Has(Batch) && r.GetValue(Batch) < 1) throw new UsageException($"--batch must be ≥ 1, not {r.GetValue(Batch)}.");
             if (Has(EstimatorName))
@@ -138,8 +177,8 @@ namespace ReSTE.Samples
                         throw new UsageException($"--o-end applies to the ReSTE estimator only, not {r.GetValue(EstimatorName)}.");
                 }
             }
-            if (Has(Warmup) && Has(Epochs) && WarmupEpochs(r) is var warm && warm > 0 && warm >= r.GetValue(Epochs))
-                throw new UsageException($"--warmup {warm} must be less than --epochs {r.GetValue(Epochs)}.");
+            if (Has(Warmup) && Has(Epochs) && WarmupEpochs(r) is var warm && warm > 0 && warm >= EffectiveEpochs(r))
+                throw new UsageException($"--warmup {warm} must be less than --epochs {EffectiveEpochs(r)}.");
             if (Has(Device))
             {
                 var d = r.GetValue(Device)!.Trim().ToLowerInvariant();

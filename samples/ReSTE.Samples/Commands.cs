@@ -40,19 +40,20 @@ namespace ReSTE.Samples
             public string Policy => $"{Estimator} {(A32 ? "1W/32A" : "1W/1A")}" + (Estimator == Estimator.ReSTE ? $", o_end {(OEnd ?? ReSTEEstimator.DefaultOEnd).ToString(CultureInfo.InvariantCulture)}" : "");
         }
 
-        nn.Module<Tensor, Tensor> BuildModel(ModelChoice c, long seed, Device device)
+        nn.Module<Tensor, Tensor> BuildModel(ModelChoice c, long seed, Device device, long? numClasses = null)
         {
             manual_seed(seed);
-            var model = ModelZoo.Create(c.Model, c.Estimator, !c.A32, c.OEnd);
+            var model = ModelZoo.Create(c.Model, c.Estimator, !c.A32, c.OEnd, numClasses);
             var (total, binary) = BinaryModel.CountParameters(model);
             _out.WriteLine($"{c.Model} ({c.Policy}): {N(total)} parameters, {N(binary)} binary, {N(total - binary)} full precision");
             model.to(device);
             return model;
         }
 
-        static string DataFolder(string? given)
+        static string DataFolder(string? given, string dataset = "cifar10")
         {
             if (given is not null) return given;
+            if (dataset != "cifar10") throw new DirectoryNotFoundException($"--dataset {dataset} needs --data <folder>.");
             return Cifar10.FindDefaultFolder()
                 ?? throw new DirectoryNotFoundException("CIFAR-10 not found: no shared/data/cifar10 or ../shared/data/cifar10 above the current folder or the app; pass --data <folder>.");
         }
@@ -62,9 +63,14 @@ namespace ReSTE.Samples
 
         static bool Given(ParseResult r, Option o) => r.GetResult(o) is { Implicit: false };
 
+        static DataSets.FolderSettings Folder(ParseResult r, int? imageSize = null) =>
+            new(r.GetValue(Cli.ImageSize) ?? imageSize ?? 224, r.GetValue(Cli.Workers), r.GetValue(Cli.SkipUnreadable));
+
         public int Train(ParseResult r)
         {
             var choice = Choice(r);
+            string dataset = r.GetValue(Cli.Dataset)!;
+            int? imageSize = r.GetValue(Cli.ImageSize), testBatch = r.GetValue(Cli.TestBatch);
             int epochs = r.GetValue(Cli.Epochs), batch = r.GetValue(Cli.Batch), warmup = Cli.WarmupEpochs(r);
             long seed = r.GetValue(Cli.Seed);
             int? limit = r.GetValue(Cli.Limit);
@@ -104,6 +110,9 @@ namespace ReSTE.Samples
                     if (!Given(r, Cli.Limit) && Tag("limit") is not null) limit = OptionalInt("limit");
                     if (!Given(r, Cli.TestLimit) && Tag("test_limit") is not null) testLimit = OptionalInt("test_limit");
                     if (dataArg is null && Tag("data") is { } d && d.Length > 0 && Directory.Exists(d)) dataArg = d;
+                    if (!Given(r, Cli.Dataset) && Tag("dataset") is { Length: > 0 } ds) dataset = ds;
+                    if (!Given(r, Cli.ImageSize) && Tag("image_size") is { Length: > 0 }) imageSize = OptionalInt("image_size");
+                    if (!Given(r, Cli.TestBatch) && Tag("test_batch") is { Length: > 0 }) testBatch = OptionalInt("test_batch");
                     string OEndOf(double? v) => choice.Estimator == Estimator.ReSTE ? RunSetup.F(v ?? ReSTEEstimator.DefaultOEnd) : "";
                     var settings = new List<RunSetup.Setting>
                     {
@@ -120,17 +129,30 @@ namespace ReSTE.Samples
                         new("augmentation", "true", ckpt.Metadata.GetValueOrDefault("augment")),
                         new("--limit", limit is int lim ? RunSetup.I(lim) : "", Tag("limit")),
                         new("--test-limit", testLimit is int tl ? RunSetup.I(tl) : "", Tag("test_limit")),
+                        new("--dataset", dataset, Tag("dataset")),
+                        new("--image-size", dataset == "folder" ? RunSetup.I(Folder(r, imageSize).ImageSize) : "", Tag("image_size")),
                     };
-                    var dataNow = DataFolder(dataArg);
+                    var dataNow = DataFolder(dataArg, dataset);
                     if (Tag("data_id") is { } id && id != RunSetup.DataIdentity(dataNow))
                         settings.Add(new("--data", Path.GetFullPath(dataNow), Tag("data") ?? id));
                     RunSetup.CheckSame(resume, settings);
                 }
             }
             finally { resumed?.Dispose(); }
+            var recipe = ModelZoo.DefaultRecipe(choice.Model);
+            if (resume is null)
+            {
+                // The model's recipe for what is not given (ImageNet models: 250 epochs, batch 750, test batch 256).
+                if (!Given(r, Cli.Epochs)) epochs = recipe.Epochs;
+                if (!Given(r, Cli.Batch)) batch = recipe.BatchSize;
+                if (!Given(r, Cli.Lr)) lr = recipe.LearningRate;
+                if (!Given(r, Cli.Warmup)) warmup = recipe.WarmupEpochs;
+            }
+            if (ModelZoo.IsImageNet(choice.Model) && dataset != "folder")
+                throw new ArgumentException($"'{choice.Model}' is an ImageNet model; train it with --dataset folder --data <folder>.");
             var outDir = r.GetValue(Cli.Out) ?? (resume is not null ? Path.GetDirectoryName(Path.GetFullPath(resume))! : Path.Combine("runs", choice.Model));
             bool sameFolder = resume is not null && Path.GetFullPath(outDir) == Path.GetDirectoryName(Path.GetFullPath(resume));
-            var dataFolder = DataFolder(dataArg);
+            var dataFolder = DataFolder(dataArg, dataset);
             RunFolder.ThrowIfBusy(outDir);
             if (!sameFolder) RunSetup.CheckFresh(outDir, overwrite);
             // The folder is taken for this run before anything is loaded; the check is repeated under the lock.
@@ -148,18 +170,17 @@ namespace ReSTE.Samples
             }
             var device = LibTorch.Initialize(r.GetValue(Cli.Device)!);
             var folder = dataFolder;
-            var model = BuildModel(choice, seed, device);
+            var model = BuildModel(choice, seed, device, DataSets.ClassCount(dataset, folder));
 
             var load = Stopwatch.StartNew();
-            var trainSet = Cifar10.Load(folder, Cifar10Split.Train, limit);
-            var testSet = Cifar10.Load(folder, Cifar10Split.Test, testLimit);
-            using var train = new DeviceCifar(trainSet, device);
-            using var test = new DeviceCifar(testSet, device);
-            _out.WriteLine($"data: {folder}: {N(train.Count)} training, {N(test.Count)} test images on {device} ({load.Elapsed.TotalSeconds:F1}s)");
+            using var data = DataSets.Load(dataset, folder, device, withTrain: true, limit, testLimit, Folder(r, imageSize));
+            var train = data.Train!;
+            var test = data.Test;
+            _out.WriteLine($"data: {data.Description} ({load.Elapsed.TotalSeconds:F1}s)");
 
             var options = new TrainerOptions
             {
-                Epochs = epochs, BatchSize = batch, WarmupEpochs = warmup, Seed = seed, LearningRate = lr,
+                Epochs = epochs, BatchSize = batch, EvalBatchSize = testBatch ?? recipe.TestBatchSize, WarmupEpochs = warmup, Seed = seed, LearningRate = lr,
                 OutputDirectory = outDir, ResumeFrom = resume, Indicators = r.GetValue(Cli.IndicatorsOption),
                 Evaluator = EngineEval.ForTrainer(choice.Model, EngineEval.Parse(r.GetValue(Cli.EvalWith)!), _out),
                 Tags = new Dictionary<string, string>
@@ -168,7 +189,10 @@ namespace ReSTE.Samples
                     ["o_end"] = choice.OEnd?.ToString("R", CultureInfo.InvariantCulture) ?? "",
                     ["limit"] = limit?.ToString(CultureInfo.InvariantCulture) ?? "", ["data"] = Path.GetFullPath(folder),
                     ["test_limit"] = testLimit?.ToString(CultureInfo.InvariantCulture) ?? "", ["data_id"] = RunSetup.DataIdentity(folder),
-                    ["policy"] = choice.Policy,
+                    ["policy"] = choice.Policy, ["dataset"] = dataset,
+                    ["classes_count"] = data.Classes.ToString(CultureInfo.InvariantCulture),
+                    ["image_size"] = dataset == "folder" ? RunSetup.I(Folder(r, imageSize).ImageSize) : "",
+                    ["test_batch"] = RunSetup.I(testBatch ?? recipe.TestBatchSize),
                 },
             };
             var hooks = new List<ITrainerHook>
@@ -182,6 +206,9 @@ namespace ReSTE.Samples
                            $"{(warmup > 0 ? $" ({warmup} warm-up epochs)" : "")}, cosine; seed {seed}; output {outDir}" +
                            (resume is not null ? $"; resuming {resume}" : ""));
             var result = trainer.Run(_cancel);
+            var skipped = new[] { train, test }.OfType<ImageFolderSource>().ToList();
+            if (skipped.Sum(f => f.Skipped) > 0)
+                _out.WriteLine($"skipped unreadable images: {skipped.Sum(f => f.Skipped)} ({string.Join(", ", skipped.SelectMany(f => f.SkippedFiles).Distinct().Take(5))})");
             return result.Outcome switch
             {
                 TrainOutcome.Completed => 0,
@@ -193,6 +220,11 @@ namespace ReSTE.Samples
         public int Eval(ParseResult r)
         {
             var choice = Choice(r);
+            string dataset = r.GetValue(Cli.Dataset)!;
+            int? imageSize = r.GetValue(Cli.ImageSize);
+            string? dataArg = r.GetValue(Cli.Data);
+            IReadOnlyList<string>? classNames = null;
+            int? classesCount = null;
             var ckptPath = r.GetValue(Cli.Checkpoint);
             Checkpoint? ckpt = null;
             try
@@ -207,10 +239,20 @@ namespace ReSTE.Samples
                         Estimator = !Given(r, Cli.EstimatorName) && Tag("estimator") is { } e ? EstimatorFactory.Parse(e) : choice.Estimator,
                         A32 = !Given(r, Cli.A32) && Tag("a32") is { } a ? a == "true" : choice.A32,
                     };
+                    if (!Given(r, Cli.Dataset) && Tag("dataset") is { Length: > 0 } ds) dataset = ds;
+                    if (!Given(r, Cli.ImageSize) && Tag("image_size") is { Length: > 0 } isz) imageSize = int.Parse(isz, CultureInfo.InvariantCulture);
+                    if (dataArg is null && dataset != "cifar10" && Tag("data") is { Length: > 0 } d && Directory.Exists(d)) dataArg = d;
+                    if (Tag("classes_count") is { Length: > 0 } cc) classesCount = int.Parse(cc, CultureInfo.InvariantCulture);
+                    classNames = Trainer.ClassNamesOf(ckpt.Metadata);
                 }
+                if (ModelZoo.IsImageNet(choice.Model) && dataset != "folder")
+                    throw new ArgumentException($"'{choice.Model}' is an ImageNet model; evaluate it with --dataset folder --data <folder>.");
                 var device = LibTorch.Initialize(r.GetValue(Cli.Device)!);
-                var folder = DataFolder(r.GetValue(Cli.Data));
-                var model = BuildModel(choice, 0, device);
+                var folder = DataFolder(dataArg, dataset);
+                using var data = DataSets.Load(dataset, folder, device, withTrain: false, null, r.GetValue(Cli.TestLimit), Folder(r, imageSize), classNames);
+                if (classesCount is int k && k != data.Classes)
+                    throw new InvalidDataException($"checkpoint '{ckptPath}' was trained on {k} classes; --data '{folder}' ({dataset}) has {data.Classes}.");
+                var model = BuildModel(choice, 0, device, data.Classes);
                 if (ckpt is not null)
                 {
                     foreach (var w in StateDict.Load(model, ckpt.Model, null, $"checkpoint '{ckptPath}'")) _out.WriteLine("warning: " + w);
@@ -223,10 +265,21 @@ namespace ReSTE.Samples
                     foreach (var w in ReferenceNames.Load(model, file.Tensors, $"'{weights}'")) _out.WriteLine("warning: " + w);
                     _out.WriteLine($"weights: {weights} ({file.Tensors.Count} tensors, reference names)");
                 }
-                using var test = new DeviceCifar(Cifar10.Load(folder, Cifar10Split.Test, r.GetValue(Cli.TestLimit)), device);
+                var test = data.Test;
+                int evalBatch = Given(r, Cli.Batch) || !ModelZoo.IsImageNet(choice.Model) ? r.GetValue(Cli.Batch) : ModelZoo.DefaultRecipe(choice.Model).TestBatchSize;
+                if (r.GetValue(Cli.Predictions) is { } predictionsFile)
+                {
+                    var pclock = Stopwatch.StartNew();
+                    var p = Predictions.Run(model, test, evalBatch, data.ClassNames, predictionsFile);
+                    _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"test: {N(p.Count)} images, loss {p.Loss:F4}, top-1 {p.Top1:F2}%, top-5 {p.Top5:F2}% ({pclock.Elapsed.TotalSeconds:F1}s)"));
+                    _out.WriteLine($"predictions: {predictionsFile}");
+                    p.WriteReport(_out);
+                    return 0;
+                }
                 var evaluator = EngineEval.Create(choice.Model, EngineEval.Parse(r.GetValue(Cli.EvalWith)!), _out);
                 var clock = Stopwatch.StartNew();
-                var ev = evaluator.Evaluate(model, Runtime.Deploy.EvaluationBatches.Of(test, r.GetValue(Cli.Batch)), test.Count, device);
+                var ev = evaluator.Evaluate(model, Runtime.Deploy.EvaluationBatches.Of(test, evalBatch), test.Count, device);
                 double secs = clock.Elapsed.TotalSeconds;
                 _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"test: {N(test.Count)} images, loss {ev.Loss:F4}, top-1 {ev.Top1:F2}%, top-5 {ev.Top5:F2}% ({secs:F1}s, {test.Count / Math.Max(secs, 1e-9):F0} img/s, {EngineEval.Describe(ev, evaluator)})"));
