@@ -124,8 +124,8 @@ namespace ReSTE.Samples
             {
                 var worst = new List<(long N, int L, int P)>();
                 for (int c = 0; c < Classes; c++)
-                for (int j = 0; j < Classes; j++)
-                    if (c != j && Confusion[c, j] > 0) worst.Add((Confusion[c, j], c, j));
+                    for (int j = 0; j < Classes; j++)
+                        if (c != j && Confusion[c, j] > 0) worst.Add((Confusion[c, j], c, j));
                 o.WriteLine($"confusion matrix: {Classes}×{Classes} (in the CSV's label and prediction columns); most frequent confusions:");
                 foreach (var (n, l, pr) in worst.OrderByDescending(t => t.N).ThenBy(t => t.L).ThenBy(t => t.P).Take(20))
                     o.WriteLine($"  {Names[l]} → {Names[pr]}: {n}");

@@ -36,11 +36,11 @@ namespace ReSTE.Samples.Tests
                     Directory.CreateDirectory(dir);
                     using var bitmap = new SKBitmap(new SKImageInfo(32, 32, SKColorType.Rgba8888, SKAlphaType.Unpremul));
                     for (int y = 0; y < 32; y++)
-                    for (int x = 0; x < 32; x++)
-                    {
-                        int o = i * Cifar10.ImageBytes + y * 32 + x;
-                        bitmap.SetPixel(x, y, new SKColor(cifar.Images[o], cifar.Images[o + 1024], cifar.Images[o + 2048]));
-                    }
+                        for (int x = 0; x < 32; x++)
+                        {
+                            int o = i * Cifar10.ImageBytes + y * 32 + x;
+                            bitmap.SetPixel(x, y, new SKColor(cifar.Images[o], cifar.Images[o + 1024], cifar.Images[o + 2048]));
+                        }
                     using var data = bitmap.Encode(png ? SKEncodedImageFormat.Png : SKEncodedImageFormat.Jpeg, 95);
                     File.WriteAllBytes(Path.Combine(dir, $"{i:D5}.{(png ? "png" : "jpg")}"), data.ToArray());
                 }
