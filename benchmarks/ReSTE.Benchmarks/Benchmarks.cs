@@ -1,6 +1,7 @@
 using System;
 using BenchmarkDotNet.Attributes;
 using ReSTE.Inference.Engine;
+using ReSTE.Inference.Engine.BConv2d;
 using ReSTE.Inference.Format;
 using ReSTE.Runtime;
 using ReSTE.Runtime.Deploy;

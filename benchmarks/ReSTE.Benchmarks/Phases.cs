@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using ReSTE.Inference.Engine;
+using ReSTE.Inference.Engine.BConv2d;
 using ReSTE.Inference.Format;
 
 namespace ReSTE.Benchmarks

@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using System.Threading;
 using ReSTE.Inference.Engine;
+using ReSTE.Inference.Engine.BConv2d;
 using ReSTE.Inference.Format;
 using Xunit;
 

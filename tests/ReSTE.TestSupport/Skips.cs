@@ -44,4 +44,17 @@ namespace ReSTE.TestSupport
             if (Environment.GetEnvironmentVariable(variable) == value) Skip = $"{variable}={value}: {because}";
         }
     }
+
+    /// <summary>
+    /// A fact that runs only while the environment variable <c>variable</c> is <c>value</c> (for instance the checks
+    /// that CI's leg with <c>DOTNET_EnableAVX512F=0</c> really runs without AVX-512); skipped otherwise, saying so.
+    /// </summary>
+    public sealed class FactIfEnvironmentAttribute : FactAttribute
+    {
+        public FactIfEnvironmentAttribute(string variable, string value)
+        {
+            if (Environment.GetEnvironmentVariable(variable) != value)
+                Skip = $"runs only with {variable}={value} (CI's leg that sets it); here it is {Environment.GetEnvironmentVariable(variable) ?? "unset"}";
+        }
+    }
 }
