@@ -32,6 +32,7 @@ namespace ReSTE.Samples
         static readonly string[] ClassNames = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
 
         static readonly Option<string?> PackedOut = new("--out") { Description = "The packed model file to write (.rbnn)", HelpName = "file" };
+        static readonly Option<string?> OnnxOut = new("--onnx") { Description = "Also (or instead) write the model as ONNX (opset 13, fp32 ±1 weights), for ONNX Runtime and other ONNX tools", HelpName = "file" };
         static readonly Option<bool> RandomInit = new("--random-init") { Description = "Export the freshly initialised model (no weights; for format and speed checks)" };
         static readonly Option<long> InitSeed = new("--seed") { Description = "Seed of --random-init", HelpName = "N", DefaultValueFactory = _ => 0 };
         static readonly Option<string?> Packed = new("--packed") { Description = "A packed model written by export", HelpName = "file" };
@@ -43,8 +44,8 @@ namespace ReSTE.Samples
         /// <summary>Adds <c>export</c> and <c>infer</c> to <paramref name="root"/>; <paramref name="guard"/> turns expected errors into exit code 1.</summary>
         public static void Register(RootCommand root, TextWriter output, Func<Func<int>, int> guard)
         {
-            var export = new Command("export", "Write a CIFAR-10 model (ResNet-20, Bi-Real ResNet-20, ResNet-18, VGG-small) as a packed 1-bit model (.rbnn) and print its summary");
-            foreach (var o in new Option[] { Cli.Model, Cli.EstimatorName, Cli.A32, Cli.Checkpoint, Cli.Weights, RandomInit, InitSeed, PackedOut, ShowSummary })
+            var export = new Command("export", "Write a CIFAR-10 model (ResNet-20, Bi-Real ResNet-20, ResNet-18, VGG-small) as a packed 1-bit model (.rbnn) and/or ONNX, and print its summary");
+            foreach (var o in new Option[] { Cli.Model, Cli.EstimatorName, Cli.A32, Cli.Checkpoint, Cli.Weights, RandomInit, InitSeed, PackedOut, OnnxOut, ShowSummary })
                 export.Options.Add(o);
             export.SetAction(r => guard(() => Export(r, output)));
             var infer = new Command("infer", "Run a packed model (or a checkpoint, packed on the fly) on the CPU XNOR engine over CIFAR-10 test images or PNGs");
@@ -126,11 +127,21 @@ namespace ReSTE.Samples
 
         static int Export(ParseResult r, TextWriter o)
         {
-            var outPath = r.GetValue(PackedOut) ?? throw new ArgumentException("export needs --out <file.rbnn>.");
+            var outPath = r.GetValue(PackedOut);
+            var onnxPath = r.GetValue(OnnxOut);
+            if (outPath is null && onnxPath is null) throw new ArgumentException("export needs --out <file.rbnn> (or --onnx <file.onnx>).");
             var (model, name, source) = LoadTorchModel(r, allowRandom: true, o);
             var packed = Pack(model, name, source);
-            PackedModelFile.Save(packed, outPath);
-            o.WriteLine($"export: {source} → {outPath} ({N(new FileInfo(outPath).Length)} bytes, format v{PackedModelFile.Version})");
+            if (outPath is not null)
+            {
+                PackedModelFile.Save(packed, outPath);
+                o.WriteLine($"export: {source} → {outPath} ({N(new FileInfo(outPath).Length)} bytes, format v{PackedModelFile.Version})");
+            }
+            if (onnxPath is not null)
+            {
+                ReSTE.Onnx.OnnxExport.Save(packed, onnxPath);
+                o.WriteLine($"export: {source} → {onnxPath} ({N(new FileInfo(onnxPath).Length)} bytes, ONNX opset {ReSTE.Onnx.OnnxExport.Opset})");
+            }
             PrintSummary(o, packed, r.GetValue(ShowSummary));
             return 0;
         }
