@@ -85,6 +85,7 @@ namespace ReSTE.Samples
         public static readonly Option<int?> Limit = new("--limit") { Description = "Train on the first N training images", HelpName = "N" };
         public static readonly Option<int?> TestLimit = new("--test-limit") { Description = "Evaluate on the first N test images (default: all 10,000)", HelpName = "N" };
         public static readonly Option<string?> Resume = new("--resume") { Description = "Continue a run: its folder or its checkpoint (the same settings)", HelpName = "run" };
+        public static readonly Option<string?> CheckpointEvery = new("--checkpoint-every") { Description = "Also save the checkpoint during epochs: step (after every step: a kill costs only the step in flight), SECONDS (at the first step after that many seconds), or epoch (only at epoch ends). Default: step on the CPU, 60 on a GPU", HelpName = "step|seconds|epoch" };
         public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace the run already in the --out folder (default: refuse)" };
         public static readonly Option<bool> IndicatorsOption = new("--indicators") { Description = "Measure the indicators e and s per binary layer each epoch" };
         public static readonly Option<double> Lr = new("--lr") { Description = "Base learning rate", HelpName = "lr", DefaultValueFactory = _ => 0.1 };
@@ -99,7 +100,7 @@ namespace ReSTE.Samples
         {
             var root = new RootCommand("ReSTE samples: train, evaluate and benchmark the paper's binary networks on CIFAR-10, CIFAR-100 and image folders (ImageNet).");
             var trainCmd = new Command("train", "Train a model on CIFAR-10, CIFAR-100 or an image folder");
-            foreach (var o in new Option[] { Model, Dataset, Epochs, Batch, TestBatch, EstimatorName, OEnd, A32, Warmup, Device, Data, ImageSize, Workers, SkipUnreadable, Out, Seed, Limit, TestLimit, Resume, Overwrite, IndicatorsOption, Lr, EvalWith })
+            foreach (var o in new Option[] { Model, Dataset, Epochs, Batch, TestBatch, EstimatorName, OEnd, A32, Warmup, Device, Data, ImageSize, Workers, SkipUnreadable, Out, Seed, Limit, TestLimit, Resume, Overwrite, CheckpointEvery, IndicatorsOption, Lr, EvalWith })
                 trainCmd.Options.Add(o);
             trainCmd.SetAction(train);
             var evalCmd = new Command("eval", "Evaluate a checkpoint (--checkpoint) or reference weights (--weights) on a test set (CIFAR-10, CIFAR-100, or an image folder's val/)");
@@ -132,6 +133,23 @@ namespace ReSTE.Samples
                 ? r.GetValue(Epochs)
                 : Models.ModelZoo.DefaultRecipe(r.GetValue(Model)!).Epochs;
 
+        /// <summary>
+        /// <c>--checkpoint-every</c>: null when not given (the trainer's default for the device), <see cref="TimeSpan.Zero"/>
+        /// for <c>step</c>, <see cref="TimeSpan.MaxValue"/> for <c>epoch</c>, else the seconds given.
+        /// </summary>
+        public static TimeSpan? ParseCheckpointEvery(string? value)
+        {
+            if (value is null) return null;
+            var v = value.Trim().ToLowerInvariant();
+            if (v == "step") return TimeSpan.Zero;
+            if (v == "epoch") return TimeSpan.MaxValue;
+            if (v.EndsWith('s')) v = v[..^1];
+            if (double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+                && double.IsFinite(seconds) && seconds >= 0 && seconds <= 1e9)
+                return TimeSpan.FromSeconds(seconds);
+            throw new UsageException($"--checkpoint-every: '{value}' is not step, epoch or a number of seconds ≥ 0.");
+        }
+
         /// <summary>Checks the values that the parser cannot (ranges, names); throws <see cref="UsageException"/>.</summary>
         public static void Validate(ParseResult r)
         {
@@ -148,6 +166,7 @@ namespace ReSTE.Samples
                         ? $"--model: '{m}' is an ImageNet definition; with --dataset {r.GetValue(Dataset)} {cmd.Name} takes {string.Join(", ", Models.ModelZoo.CifarModels)} (ImageNet models take --dataset folder)."
                         : $"--model: '{m}' is an ImageNet definition; {cmd.Name} takes {string.Join(", ", Models.ModelZoo.CifarModels)}.");
             }
+            if (Has(CheckpointEvery)) ParseCheckpointEvery(r.GetValue(CheckpointEvery));
             if (Has(Dataset))
             {
                 var ds = r.GetValue(Dataset)!;

@@ -79,6 +79,7 @@ namespace ReSTE.Samples
             string? dataArg = r.GetValue(Cli.Data);
             int? testLimit = r.GetValue(Cli.TestLimit);
             bool overwrite = r.GetValue(Cli.Overwrite);
+            var checkpointEvery = Cli.ParseCheckpointEvery(r.GetValue(Cli.CheckpointEvery));
             if (resume is not null && overwrite) throw new ArgumentException("--resume continues a run and --overwrite replaces one: give one of them.");
             Checkpoint? resumed = null;
             try
@@ -182,6 +183,7 @@ namespace ReSTE.Samples
             {
                 Epochs = epochs, BatchSize = batch, EvalBatchSize = testBatch ?? recipe.TestBatchSize, WarmupEpochs = warmup, Seed = seed, LearningRate = lr,
                 OutputDirectory = outDir, ResumeFrom = resume, Indicators = r.GetValue(Cli.IndicatorsOption),
+                CheckpointInterval = checkpointEvery,
                 Evaluator = EngineEval.ForTrainer(choice.Model, EngineEval.Parse(r.GetValue(Cli.EvalWith)!), _out),
                 Tags = new Dictionary<string, string>
                 {

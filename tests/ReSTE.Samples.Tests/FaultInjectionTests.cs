@@ -5,6 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using ReSTE.Runtime.Interop;
 using ReSTE.Runtime.Training;
 using Xunit;
@@ -133,6 +134,22 @@ namespace ReSTE.Samples.Tests
             foreach (var (k, t) in a.Model) Assert.True(t.allclose(b.Model[k], 0, 0), $"{k} differs from the uninterrupted run");
         }
 
+        /// <summary>
+        /// The furthest point the console reported, as (completed epochs, steps done in the next epoch): an epoch line
+        /// <c>epoch E/N lr …</c> means E epochs done; a progress line <c>epoch E step S/N</c> means S steps of epoch E.
+        /// </summary>
+        static (int Epochs, int Steps) LastReported(string output)
+        {
+            var best = (0, 0);
+            foreach (Match m in Regex.Matches(output, @"^epoch (\d+)(?:/\d+ lr| step (\d+)/\d+)", RegexOptions.Multiline))
+            {
+                int e = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+                var at = m.Groups[2].Success ? (e - 1, int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)) : (e, 0);
+                if (at.CompareTo(best) > 0) best = at;
+            }
+            return best;
+        }
+
         [Fact]
         public void Kills_at_random_instants_across_epoch_commits_cost_nothing_but_the_step_in_flight()
         {
@@ -167,9 +184,18 @@ namespace ReSTE.Samples.Tests
                     when = $"attempt {attempt}: {ms} ms into training";
                 }
                 bool ended = false;
+                var reported = LastReported(child.Output);
                 try { child.Signal(9); } catch (InvalidOperationException) { ended = true; }
                 int exit = child.WaitForExit(TimeSpan.FromSeconds(60));
-                log.Add($"{when}: exit {exit}");
+                log.Add($"{when}: exit {exit}, reported ({reported.Epochs}, {reported.Steps})");
+                if (exit != 0 && File.Exists(Path.Combine(folder, Trainer.CheckpointFile)))
+                {
+                    // The checkpoint is written before each step is reported (every step on the CPU), so after the
+                    // kill it holds at least what the console had shown: only the step in flight was lost.
+                    using var c = Checkpoint.Load(Path.Combine(folder, Trainer.CheckpointFile));
+                    Assert.True((c.Epoch, c.Step).CompareTo(reported) >= 0,
+                        $"{string.Join("; ", log)}: the checkpoint is at epoch {c.Epoch} step {c.Step}, behind what was reported");
+                }
                 if (ended || exit == 0)
                 {
                     if (exit == 0) break;

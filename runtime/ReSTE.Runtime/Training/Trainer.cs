@@ -43,8 +43,9 @@ namespace ReSTE.Runtime.Training
         /// <summary>Per-layer indicators (empty when off).</summary>
         public IReadOnlyList<LayerIndicators> Layers { get; init; } = Array.Empty<LayerIndicators>();
         /// <summary>
-        /// The training loss of each step this epoch ran (from the step a resumed run started at), kept on the device
-        /// during the epoch and read with the epoch's other numbers: loss curves can show spikes (the paper's Fig. 6).
+        /// The training loss of each step of the epoch, kept on the device during the epoch and read with the epoch's
+        /// other numbers: loss curves can show spikes (the paper's Fig. 6). A run resumed mid-epoch has those of the
+        /// steps before from its checkpoint.
         /// </summary>
         public IReadOnlyList<double> StepLosses { get; init; } = Array.Empty<double>();
     }
@@ -153,6 +154,9 @@ namespace ReSTE.Runtime.Training
             int startEpoch = 0, startStep = 0, bestEpoch = 0;
             double bestTop1 = double.NaN;
             double partialLoss = 0, partialCorrect = 0, partialSeen = 0;
+            float[] partialStepLosses = Array.Empty<float>();
+            var checkpointEvery = o.CheckpointIntervalOn(Device);
+            var sinceCheckpoint = Stopwatch.StartNew();
             var history = new List<EpochMetrics>();
             int steps = StepsPerEpoch;
             IReadOnlyList<EpochMetrics>? restored = null;
@@ -174,12 +178,13 @@ namespace ReSTE.Runtime.Training
                 StateDict.Load(_model, ckpt.Model, null, $"checkpoint '{o.ResumeFrom}'");
                 optimizer.LoadState(ckpt.Momentum);
                 startEpoch = ckpt.Epoch; startStep = ckpt.Step;
-                if (startStep < 0 || startStep >= steps && startStep > 0)
+                if (startStep < 0 || startStep > steps)
                     throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}': it stopped at step {startStep}, and an epoch of {_train.Count} examples in batches of {o.BatchSize} has {steps} steps.");
                 bestTop1 = ckpt.BestTop1; bestEpoch = ckpt.BestEpoch;
                 restored = RunHistory.Of(ckpt);
                 if (ckpt.Best.Count > 0) ReplaceBest(Snapshot(ckpt.Best));
                 partialLoss = ckpt.Double("partial_loss"); partialCorrect = ckpt.Double("partial_correct"); partialSeen = ckpt.Double("partial_seen");
+                partialStepLosses = PartialStepLosses(ckpt, startStep, o.ResumeFrom);
             }
 
             foreach (var h in _hooks) h.OnStart(this, startEpoch, startStep);
@@ -209,9 +214,17 @@ namespace ReSTE.Runtime.Training
                 using var correctSum = zeros(1, dtype: ScalarType.Float64, device: Device);
                 using var stepLosses = zeros(steps, dtype: ScalarType.Float32, device: Device);
                 double seen = 0;
+                // The epoch's step losses from this step on (from 0 when a mid-epoch checkpoint recorded those before).
+                int lossesFrom = firstStep;
                 if (firstStep > 0)
                 {
                     lossSum.fill_(partialLoss); correctSum.fill_(partialCorrect); seen = partialSeen;
+                    if (partialStepLosses.Length == firstStep)
+                    {
+                        using var before = tensor(partialStepLosses, dtype: ScalarType.Float32);
+                        stepLosses.narrow(0, 0, firstStep).copy_(before);
+                        lossesFrom = 0;
+                    }
                 }
                 foreach (var h in _hooks) h.OnEpochStart(epoch, firstStep, steps);
                 for (int step = firstStep; step < steps; step++)
@@ -224,7 +237,7 @@ namespace ReSTE.Runtime.Training
                             msg = $"Interrupted at epoch {epoch + 1}, step {step}; the loss was not finite, so the last good checkpoint was kept.";
                         else if (CheckpointPath is not null)
                         {
-                            SaveCheckpoint(optimizer, epoch, step, bestTop1, bestEpoch, l, c, seen);
+                            SaveCheckpoint(optimizer, epoch, step, bestTop1, bestEpoch, l, c, seen, stepLosses);
                             msg = $"Interrupted at epoch {epoch + 1}, step {step} of {steps}; saved {CheckpointPath} (resuming from it continues there).";
                         }
                         else msg = $"Interrupted at epoch {epoch + 1}, step {step} of {steps}; no output folder, nothing saved.";
@@ -248,6 +261,15 @@ namespace ReSTE.Runtime.Training
                             seen += b;
                         }
                     }
+                    if (CheckpointPath is not null && sinceCheckpoint.Elapsed >= checkpointEvery)
+                    {
+                        // The step's state, so that a kill from here on costs at most the step in flight. After the
+                        // last step this records "training done, evaluation pending" (step = steps).
+                        double l = lossSum.cpu().item<double>();
+                        if (double.IsFinite(l))
+                            SaveCheckpoint(optimizer, epoch, step + 1, bestTop1, bestEpoch, l, correctSum.cpu().item<double>(), seen, stepLosses);
+                        sinceCheckpoint.Restart();
+                    }
                     foreach (var h in _hooks) h.OnStep(epoch, step, steps, o.BatchSize);
                 }
 
@@ -261,7 +283,7 @@ namespace ReSTE.Runtime.Training
                 double trainLoss = lossSum.cpu().item<double>() / seen;
                 double trainTop1 = 100.0 * correctSum.cpu().item<double>() / seen;
                 double[] stepLossValues;
-                using (var ran = stepLosses.narrow(0, firstStep, steps - firstStep).to(ScalarType.Float64).cpu())
+                using (var ran = stepLosses.narrow(0, lossesFrom, steps - lossesFrom).to(ScalarType.Float64).cpu())
                     stepLossValues = ran.data<double>().ToArray();
                 double trainSeconds = clock.Elapsed.TotalSeconds;
                 if (!double.IsFinite(trainLoss))
@@ -292,6 +314,7 @@ namespace ReSTE.Runtime.Training
                 };
                 history.Add(metrics);
                 CommitEpoch(optimizer, metrics, improved);
+                sinceCheckpoint.Restart();
             }
             string done = $"Done: {o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")}, " + (_test is null
                 ? "no test source, so no test accuracy."
@@ -312,7 +335,7 @@ namespace ReSTE.Runtime.Training
             if (improved) ReplaceBest(Snapshot(_model.state_dict()));
             if (CheckpointPath is not null)
             {
-                SaveCheckpoint(optimizer, metrics.Epoch, 0, metrics.BestTop1, metrics.BestEpoch, 0, 0, 0);
+                SaveCheckpoint(optimizer, metrics.Epoch, 0, metrics.BestTop1, metrics.BestEpoch, 0, 0, 0, null);
                 if (improved) WriteBestWeights(metrics.BestEpoch, metrics.BestTop1);
             }
             foreach (var h in _hooks) h.OnEpoch(metrics);
@@ -345,7 +368,7 @@ namespace ReSTE.Runtime.Training
             _best = best;
         }
 
-        void SaveCheckpoint(IOptimizer optimizer, int nextEpoch, int nextStep, double bestTop1, int bestEpoch, double loss, double correct, double seen)
+        void SaveCheckpoint(IOptimizer optimizer, int nextEpoch, int nextStep, double bestTop1, int bestEpoch, double loss, double correct, double seen, Tensor? stepLosses)
         {
             var meta = new Dictionary<string, string>(Options.ScheduleSettings());
             foreach (var (k, v) in Options.Tags) meta["tag." + k] = v;
@@ -357,10 +380,33 @@ namespace ReSTE.Runtime.Training
             meta["partial_loss"] = F(loss);
             meta["partial_correct"] = F(correct);
             meta["partial_seen"] = F(seen);
+            if (stepLosses is not null && nextStep > 0)
+            {
+                using var done = stepLosses.narrow(0, 0, nextStep).cpu();
+                meta[StepLossesKey] = string.Join(",", done.data<float>().ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+            }
             if (ClassesJson() is { } classes) meta[ClassesKey] = classes;
             meta[TrainCountKey] = _train.Count.ToString(CultureInfo.InvariantCulture);
             meta[RunHistory.Key] = RunHistory.Serialize(_completed);
             Checkpoint.Save(CheckpointPath!, _model, optimizer, meta, _best);
+        }
+
+        /// <summary>Checkpoint metadata of a mid-epoch checkpoint: the losses of the epoch's steps before it, comma-separated.</summary>
+        public const string StepLossesKey = "partial_step_losses";
+
+        static float[] PartialStepLosses(Checkpoint ckpt, int step, string source)
+        {
+            if (step == 0) return Array.Empty<float>();
+            if (!ckpt.Metadata.TryGetValue(StepLossesKey, out var text))
+                return Array.Empty<float>(); // an older checkpoint: those steps' losses were not recorded
+            var parts = text.Split(',');
+            var values = new float[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+                if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]))
+                    throw new InvalidDataException($"Checkpoint '{source}': metadata '{StepLossesKey}' value {i} is '{parts[i]}', not a number.");
+            if (values.Length != step)
+                throw new InvalidDataException($"Checkpoint '{source}': metadata '{StepLossesKey}' holds {values.Length} losses for {step} steps.");
+            return values;
         }
 
         /// <summary>The class names a checkpoint's metadata records (<see cref="ClassesKey"/>), or null.</summary>

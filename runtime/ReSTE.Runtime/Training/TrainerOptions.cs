@@ -27,6 +27,15 @@ namespace ReSTE.Runtime.Training
         public bool Indicators { get; init; }
         /// <summary>Where checkpoints go; null: none are written.</summary>
         public string? OutputDirectory { get; init; }
+        /// <summary>
+        /// How often the checkpoint is also written during an epoch, at the next step boundary, so that a kill (SIGKILL,
+        /// power loss) costs at most the work since then. <see cref="TimeSpan.Zero"/>: after every step (a kill costs
+        /// only the step in flight); null (the default): after every step when training on the CPU, where a step takes
+        /// far longer than the write, and every 60 seconds on other devices, where writing the state each step would
+        /// synchronise the host and the device every step. The checkpoint is always written at each epoch's end and when
+        /// a run is cancelled.
+        /// </summary>
+        public TimeSpan? CheckpointInterval { get; init; }
         /// <summary>A checkpoint to continue from (the same schedule, from the saved epoch and step).</summary>
         public string? ResumeFrom { get; init; }
         /// <summary>Free-form settings recorded in checkpoints (model name, estimator, …) for tools that resume.</summary>
@@ -55,9 +64,15 @@ namespace ReSTE.Runtime.Training
                 throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, $"TrainerOptions.Momentum must lie in [0, 1), not {Momentum.ToString(CultureInfo.InvariantCulture)}.");
             if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
                 throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, $"TrainerOptions.WeightDecay must be a finite number ≥ 0, not {WeightDecay.ToString(CultureInfo.InvariantCulture)}.");
+            if (CheckpointInterval is { } every && every < TimeSpan.Zero)
+                throw new ArgumentOutOfRangeException(nameof(CheckpointInterval), every, $"TrainerOptions.CheckpointInterval must be ≥ 0 (TimeSpan.Zero: every step) or null, not {every}.");
             if (ResumeFrom is not null && ResumeFrom.Length == 0) throw new ArgumentException("TrainerOptions.ResumeFrom is empty; give a checkpoint path or null.", nameof(ResumeFrom));
             if (OutputDirectory is not null && OutputDirectory.Length == 0) throw new ArgumentException("TrainerOptions.OutputDirectory is empty; give a folder or null.", nameof(OutputDirectory));
         }
+
+        /// <summary>The interval <see cref="CheckpointInterval"/> stands for on <paramref name="device"/>.</summary>
+        public TimeSpan CheckpointIntervalOn(TorchSharp.torch.Device device) =>
+            CheckpointInterval ?? (device.type == TorchSharp.DeviceType.CPU ? TimeSpan.Zero : TimeSpan.FromSeconds(60));
 
         /// <summary>The learning rate of <paramref name="epoch"/> under these options.</summary>
         public double LearningRateAt(int epoch) => LearningRateSchedule is { } f

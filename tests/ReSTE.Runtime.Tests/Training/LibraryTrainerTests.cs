@@ -228,6 +228,51 @@ namespace ReSTE.Runtime.Tests.Training
             Assert.Contains("need images (N, C, H, W)", Assert.Throws<ArgumentException>(() => new TensorSource(flat, y, new TensorTransforms { HorizontalFlip = true })).Message);
         }
 
+        /// <summary>Copies the checkpoint as it is when step <c>step</c> of <c>epoch</c> is reported: what a kill then leaves.</summary>
+        sealed class CheckpointSnapshot : ITrainerHook
+        {
+            readonly int _epoch, _step;
+            readonly string _from, _to;
+            public CheckpointSnapshot(int epoch, int step, string from, string to) { _epoch = epoch; _step = step; _from = from; _to = to; }
+            public void OnStep(int epoch, int step, int steps, int batchSize) { if (epoch == _epoch && step == _step) File.Copy(_from, _to); }
+        }
+
+        [Theory]
+        [InlineData(5)] // mid-epoch
+        [InlineData(7)] // the epoch's last step: its evaluation had not run
+        public void A_kill_at_any_step_costs_only_the_step_in_flight(int step)
+        {
+            using var dir = new TempDir();
+            var (xi, yi) = Bars(400, 1);
+            var (xt, yt) = Bars(100, 2);
+            using var train = new TensorSource(xi, yi, Gray, CPU);
+            using var test = new TensorSource(xt, yt, Gray, CPU);
+            xi.Dispose(); yi.Dispose(); xt.Dispose(); yt.Dispose();
+            var options = new TrainerOptions { Epochs = 2, BatchSize = 50, LearningRate = 0.05, Seed = 3, CheckpointInterval = TimeSpan.Zero };
+            Assert.Equal(TimeSpan.Zero, new TrainerOptions().CheckpointIntervalOn(CPU)); // the default on the CPU: every step
+
+            var straight = new BinaryMlp(1);
+            string left = Path.Combine(dir.Path, "killed.safetensors");
+            var full = new Trainer(straight, train, test, options with { OutputDirectory = Path.Combine(dir.Path, "a") },
+                new[] { new CheckpointSnapshot(1, step, Path.Combine(dir.Path, "a", Trainer.CheckpointFile), left) }).Run();
+            Assert.Equal(TrainOutcome.Completed, full.Outcome);
+            using (var ckpt = Checkpoint.Load(left))
+            {
+                Assert.Equal(1, ckpt.Epoch);
+                Assert.Equal(step + 1, ckpt.Step); // the steps done when it was reported, none lost
+            }
+            var resumed = new BinaryMlp(42);
+            var rest = new Trainer(resumed, train, test, options with { OutputDirectory = Path.Combine(dir.Path, "b"), ResumeFrom = left }).Run();
+            Assert.Equal(TrainOutcome.Completed, rest.Outcome);
+            var last = Assert.Single(rest.History);
+            Assert.Equal(full.History[^1].TrainLoss, last.TrainLoss, 6);
+            Assert.Equal(full.History[^1].TestTop1, last.TestTop1, 6);
+            Assert.Equal(full.History[^1].StepLosses, last.StepLosses); // the steps before the kill come from the checkpoint
+            var sb = resumed.state_dict();
+            foreach (var (k, v) in straight.state_dict())
+                Assert.True(v.to(ScalarType.Float64).allclose(sb[k].to(ScalarType.Float64), rtol: 1e-5, atol: 1e-6), $"{k} differs");
+        }
+
         sealed class StepStopper : ITrainerHook
         {
             readonly int _epoch, _step;
