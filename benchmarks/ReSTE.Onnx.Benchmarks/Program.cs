@@ -142,7 +142,7 @@ namespace ReSTE.Onnx.Benchmarks
             var images = new float[set.Images.Length];
             for (int i = 0; i < images.Length; i++) images[i] = set.Images[i] / 255f;
             var engine = new InferenceEngine(packed);
-            const int total = 640;
+            const int total = 192;
             foreach (int threads in new[] { 1, 2 })
             {
                 using var session = Session(onnx, threads);
@@ -150,7 +150,7 @@ namespace ReSTE.Onnx.Benchmarks
                 foreach (int batch in new[] { 1, 64 })
                 {
                     var results = new Dictionary<string, List<double>> { ["ORT"] = new(), ["engine"] = new(), ["TorchSharp"] = new() };
-                    int n = batch == 1 ? 128 : total;
+                    int n = batch == 1 ? 64 : total;
                     void Time(string key, Action<int> runBatch)
                     {
                         runBatch(0); // warm-up

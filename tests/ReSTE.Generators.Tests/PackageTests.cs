@@ -23,7 +23,7 @@ namespace ReSTE.Generators.Tests
     public sealed class PackageFeed : IDisposable
     {
         public static readonly string[] PackageIds =
-            { "ReSTE", "ReSTE.Generators", "ReSTE.Generators.Testing", "ReSTE.Runtime", "ReSTE.Inference", "ReSTE.Reports", "ReSTE.Templates" };
+            { "ReSTE", "ReSTE.Generators", "ReSTE.Generators.Testing", "ReSTE.Runtime", "ReSTE.Inference", "ReSTE.Reports", "ReSTE.Onnx", "ReSTE.Templates" };
 
         public string Repo { get; }
         public string Root { get; }
@@ -229,6 +229,12 @@ namespace ReSTE.Generators.Tests
             Assert.Contains("id=\"TorchSharp\"", runtime);
             Assert.DoesNotContain("id=\"TorchSharp-cpu\"", runtime);
             Assert.DoesNotContain("ReSTE.Abstractions", runtime);
+            // The ONNX writer: the inference library and Google.Protobuf; protoc (Grpc.Tools) is a build-time tool only.
+            var onnx = Nuspec("ReSTE.Onnx");
+            Assert.Contains($"<dependency id=\"ReSTE.Inference\" version=\"{feed.Version}\"", onnx);
+            Assert.Contains("id=\"Google.Protobuf\"", onnx);
+            Assert.DoesNotContain("Grpc.Tools", onnx);
+            Assert.DoesNotContain("id=\"TorchSharp", onnx);
             // The one reference: the meta package brings the runtime and the generator, analyzers and build files included.
             var meta = Nuspec("ReSTE");
             foreach (var tfm in new[] { "net8.0", "net10.0" })
