@@ -200,32 +200,52 @@ namespace ReSTE.Runtime.Estimators
     }
 
     /// <summary>
-    /// The error decay estimator of IR-Net (Qin et al., "Forward and Backward Information Retention", CVPR 2020):
-    /// f(z) = k·tanh(t·z), gradient k·t·(1 − tanh²(t·z)), with t = Tmin·10^(p·log10(Tmax/Tmin)) rising from Tmin to Tmax
-    /// on a log scale as training progress p goes from 0 to 1, and k = max(1/t, 1). Defaults Tmin = 0.1, Tmax = 10.
+    /// The estimators whose parameter t rises from Tmin to Tmax on a log scale over training,
+    /// t = Tmin·10^(p·log10(Tmax/Tmin)) at progress p, with k = max(1/t, 1) (IR-Net's EDE, RBNN): the schedule, the
+    /// sweep and the checks live here once; a subclass gives its f and f' at (t, k).
     /// </summary>
-    public sealed class EdeEstimator : ISweepableEstimator
+    public abstract class LogScheduleEstimator : ISweepableEstimator
     {
-        public const double DefaultTMin = 0.1;
-        public const double DefaultTMax = 10;
-
-        public EdeEstimator(double tMin = DefaultTMin, double tMax = DefaultTMax)
+        private protected LogScheduleEstimator(double tMin, double tMax, string source)
         {
-            Validate(tMin, tMax); TMin = tMin; TMax = tMax; (T, K) = At(0, tMin, tMax);
+            EdeEstimator.Validate(tMin, tMax, source); TMin = tMin; TMax = tMax; (T, K) = EdeEstimator.At(0, tMin, tMax);
         }
         public double TMin { get; }
         public double TMax { get; }
         public double T { get; private set; }
         public double K { get; private set; }
-        public Estimator Kind => Estimator.EDE;
+        public abstract Estimator Kind { get; }
         public double Parameter => T;
-        public void SetProgress(int epoch, int epochs) => (T, K) = At(OSchedule.Progress(epoch, epochs), TMin, TMax);
-        Tensor IEstimator.Approximate(Tensor z) => Approximate(z, T, K);
-        Tensor IEstimator.Derivative(Tensor z) => Derivative(z, T, K);
+        public void SetProgress(int epoch, int epochs) => (T, K) = EdeEstimator.At(OSchedule.Progress(epoch, epochs), TMin, TMax);
+        Tensor IEstimator.Approximate(Tensor z) => ApproximateAt(z, T, K);
+        Tensor IEstimator.Derivative(Tensor z) => DerivativeAt(z, T, K);
+        /// <summary>f(z) at (t, k).</summary>
+        protected abstract Tensor ApproximateAt(Tensor z, double t, double k);
+        /// <summary>f'(z) at (t, k).</summary>
+        protected abstract Tensor DerivativeAt(Tensor z, double t, double k);
+        /// <summary>A new estimator of the same kind and range, at progress 0.</summary>
+        protected abstract LogScheduleEstimator WithSameRange();
         public string SweepParameter => "t";
         public string SweepDescription(double oEnd) => $"t from {TMin} to {TMax} (its schedule)";
         public IReadOnlyList<(double Parameter, IEstimator Estimator)> Sweep(int points, double oEnd) =>
-            Enumerable.Range(0, points).Select(i => { var e = new EdeEstimator(TMin, TMax); e.SetProgress(i, points - 1); return (e.T, (IEstimator)e); }).ToArray();
+            Enumerable.Range(0, points).Select(i => { var e = WithSameRange(); e.SetProgress(i, points - 1); return (e.T, (IEstimator)e); }).ToArray();
+    }
+
+    /// <summary>
+    /// The error decay estimator of IR-Net (Qin et al., "Forward and Backward Information Retention", CVPR 2020):
+    /// f(z) = k·tanh(t·z), gradient k·t·(1 − tanh²(t·z)), with t = Tmin·10^(p·log10(Tmax/Tmin)) rising from Tmin to Tmax
+    /// on a log scale as training progress p goes from 0 to 1, and k = max(1/t, 1). Defaults Tmin = 0.1, Tmax = 10.
+    /// </summary>
+    public sealed class EdeEstimator : LogScheduleEstimator
+    {
+        public const double DefaultTMin = 0.1;
+        public const double DefaultTMax = 10;
+
+        public EdeEstimator(double tMin = DefaultTMin, double tMax = DefaultTMax) : base(tMin, tMax, "EDE") { }
+        public override Estimator Kind => Estimator.EDE;
+        protected override Tensor ApproximateAt(Tensor z, double t, double k) => Approximate(z, t, k);
+        protected override Tensor DerivativeAt(Tensor z, double t, double k) => Derivative(z, t, k);
+        protected override LogScheduleEstimator WithSameRange() => new EdeEstimator(TMin, TMax);
 
         public static void Validate(double tMin, double tMax, string source = "EDE")
         {
@@ -361,28 +381,16 @@ namespace ReSTE.Runtime.Estimators
     /// gradient max(0, k·(√2·t − t²|z|)), f(z) = k·sign(z)·(√2·t|z| − t²z²/2) up to |z| = √2/t, k·sign(z) beyond;
     /// t = Tmin·10^(p·log10(Tmax/Tmin)) with training progress p, k = max(1/t, 1). Defaults Tmin = 0.01, Tmax = 10.
     /// </summary>
-    public sealed class RbnnEstimator : ISweepableEstimator
+    public sealed class RbnnEstimator : LogScheduleEstimator
     {
         public const double DefaultTMin = 1e-2;
         public const double DefaultTMax = 1e1;
 
-        public RbnnEstimator(double tMin = DefaultTMin, double tMax = DefaultTMax)
-        {
-            Validate(tMin, tMax); TMin = tMin; TMax = tMax; (T, K) = At(0, tMin, tMax);
-        }
-        public double TMin { get; }
-        public double TMax { get; }
-        public double T { get; private set; }
-        public double K { get; private set; }
-        public Estimator Kind => Estimator.RBNN;
-        public double Parameter => T;
-        public void SetProgress(int epoch, int epochs) => (T, K) = At(OSchedule.Progress(epoch, epochs), TMin, TMax);
-        Tensor IEstimator.Approximate(Tensor z) => Approximate(z, T, K);
-        Tensor IEstimator.Derivative(Tensor z) => Derivative(z, T, K);
-        public string SweepParameter => "t";
-        public string SweepDescription(double oEnd) => $"t from {TMin} to {TMax} (its schedule)";
-        public IReadOnlyList<(double Parameter, IEstimator Estimator)> Sweep(int points, double oEnd) =>
-            Enumerable.Range(0, points).Select(i => { var e = new RbnnEstimator(TMin, TMax); e.SetProgress(i, points - 1); return (e.T, (IEstimator)e); }).ToArray();
+        public RbnnEstimator(double tMin = DefaultTMin, double tMax = DefaultTMax) : base(tMin, tMax, "RBNN") { }
+        public override Estimator Kind => Estimator.RBNN;
+        protected override Tensor ApproximateAt(Tensor z, double t, double k) => Approximate(z, t, k);
+        protected override Tensor DerivativeAt(Tensor z, double t, double k) => Derivative(z, t, k);
+        protected override LogScheduleEstimator WithSameRange() => new RbnnEstimator(TMin, TMax);
 
         public static void Validate(double tMin, double tMax, string source = "RBNN") => EdeEstimator.Validate(tMin, tMax, source);
 
