@@ -47,7 +47,7 @@ namespace ReSTE.Benchmarks
                     }
             model.eval();
             _model = model;
-            var packed = Model == "vgg-small" ? VggSmallExport.Export(model, normalize: false) : CifarResNetExport.Export(model, normalize: false);
+            var packed = ModelExporter.Export(model, new[] { 3, 32, 32 });
             _engine = new InferenceEngine(PackedModelFile.FromBytes(PackedModelFile.ToBytes(packed)));
             var rng = new Random(1);
             _images = new float[Images * 3 * 32 * 32];

@@ -111,9 +111,7 @@ namespace ReSTE.Samples
         static PackedModel Pack(nn.Module<Tensor, Tensor> model, string name, string source)
         {
             var metadata = new Dictionary<string, string> { ["source"] = source, ["model"] = name };
-            return name == "vgg-small"
-                ? VggSmallExport.Export(model, normalize: true, metadata: metadata)
-                : CifarResNetExport.Export(model, biReal: name == "resnet20-bireal", normalize: true, metadata: metadata);
+            return ModelExporter.Export(model, new[] { 3, 32, 32 }, Normalization.ImageNet, metadata);
         }
 
         static void PrintSummary(TextWriter o, PackedModel packed, bool perLayer)
@@ -135,7 +133,7 @@ namespace ReSTE.Samples
             if (outPath is not null)
             {
                 PackedModelFile.Save(packed, outPath);
-                o.WriteLine($"export: {source} → {outPath} ({N(new FileInfo(outPath).Length)} bytes, format v{PackedModelFile.Version})");
+                o.WriteLine($"export: {source} → {outPath} ({N(new FileInfo(outPath).Length)} bytes, format v{PackedModelFile.RequiredVersion(packed)})");
             }
             if (onnxPath is not null)
             {
@@ -214,8 +212,8 @@ namespace ReSTE.Samples
                 int agree = 0, torchCorrect = 0;
                 var differing = new List<(int Index, double Diff)>();
                 var torchClock = Stopwatch.StartNew();
-                var mean = tensor(CifarResNetExport.Mean).reshape(1, 3, 1, 1);
-                var std = tensor(CifarResNetExport.Std).reshape(1, 3, 1, 1);
+                var mean = tensor(Normalization.ImageNet.Mean).reshape(1, 3, 1, 1);
+                var std = tensor(Normalization.ImageNet.Std).reshape(1, 3, 1, 1);
                 for (int start = 0; start < set.Count; start += batch)
                 {
                     int n = Math.Min(batch, set.Count - start);

@@ -16,20 +16,15 @@ namespace ReSTE.Samples
     public static class EngineEval
     {
         /// <summary>
-        /// The exporter of <paramref name="model"/> without its Normalize op (the evaluation batches are already
-        /// normalised), or null for a model the exporter does not know. The global random state is kept: packing
-        /// checks layers on random inputs, which must not move a training run's random stream.
+        /// The exporter of <paramref name="model"/> (one of the sample's CIFAR-10 models, which export themselves through
+        /// <see cref="ModelExporter"/>) without a Normalize op (the evaluation batches are already normalised), or null
+        /// for another model. The global random state is kept: packing checks layers on random inputs, which must not
+        /// move a training run's random stream.
         /// </summary>
         public static ModelPacker? PackerFor(string model)
         {
-            Func<nn.Module<Tensor, Tensor>, ReSTE.Inference.Format.PackedModel>? export = model switch
-            {
-                "vgg-small" => m => VggSmallExport.Export(m, normalize: false),
-                "resnet20" or "resnet18" => m => CifarResNetExport.Export(m, biReal: false, normalize: false),
-                "resnet20-bireal" => m => CifarResNetExport.Export(m, biReal: true, normalize: false),
-                _ => null,
-            };
-            if (export is null) return null;
+            if (model is not ("vgg-small" or "resnet20" or "resnet18" or "resnet20-bireal")) return null;
+            Func<nn.Module<Tensor, Tensor>, ReSTE.Inference.Format.PackedModel> export = m => ModelExporter.Export(m, new[] { 3, 32, 32 });
             return m =>
             {
                 using var state = torch.random.get_rng_state();

@@ -45,8 +45,7 @@ namespace ReSTE.Inference.Tests
             TorchTestUtil.RandomizeBatchNorms(model, 42);
             model.eval();
 
-            var packed = name == "vgg-small" ? VggSmallExport.Export(model)
-                : CifarResNetExport.Export(model, biReal: name.EndsWith("bireal", StringComparison.Ordinal));
+            var packed = ModelExporter.Export(model, new[] { 3, 32, 32 }, Normalization.ImageNet);
             var bytes = PackedModelFile.ToBytes(packed);
             var engine = new InferenceEngine(PackedModelFile.FromBytes(bytes));
             var summary = ModelSummary.Of(packed);
@@ -64,8 +63,8 @@ namespace ReSTE.Inference.Tests
                 using var noGrad = no_grad();
                 using var scope = NewDisposeScope();
                 var x = tensor(images.AsSpan(start * 3072, n * 3072).ToArray(), new long[] { n, 3, 32, 32 });
-                var mean = tensor(CifarResNetExport.Mean).reshape(1, 3, 1, 1);
-                var std = tensor(CifarResNetExport.Std).reshape(1, 3, 1, 1);
+                var mean = tensor(Normalization.ImageNet.Mean).reshape(1, 3, 1, 1);
+                var std = tensor(Normalization.ImageNet.Std).reshape(1, 3, 1, 1);
                 PackedModelBuilder.Floats(model.forward(x.sub(mean).div(std))).CopyTo(expected, start * 10);
             }
             var actual = engine.RunBatch(images, count, maxDegreeOfParallelism: 2);

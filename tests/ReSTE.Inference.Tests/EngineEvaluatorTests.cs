@@ -101,7 +101,7 @@ namespace ReSTE.Inference.Tests
             Assert.Contains("cannot be packed ('head' is a Sequential, not a Linear.)", refused.Reason);
 
             // Packed for another input size: the first batch shows it, and the pass runs again on TorchSharp.
-            var wrongSize = new EngineEvaluator(m => CifarResNetExport.Export(m, normalize: false, imageSize: 16), EvaluationChoice.Engine)
+            var wrongSize = new EngineEvaluator(m => ModelExporter.Export(m, new[] { 3, 16, 16 }), EvaluationChoice.Engine)
                 .Evaluate(model, batches, 64, CPU);
             Assert.Equal(EvaluationPath.TorchSharp, wrongSize.Path);
             Assert.Contains("takes 768 inputs per example, the batches give [3,32,32]", wrongSize.Reason);

@@ -17,10 +17,10 @@ namespace ReSTE.Inference.Tests
         public EngineVsTorchTests(ITestOutputHelper output) { _out = output; }
 
         /// <summary>Exports, writes and re-reads the model, and compares the engine's logits with TorchSharp's in eval mode.</summary>
-        (double MaxDiff, int ArgmaxAgree) Compare(nn.Module<Tensor, Tensor> model, Tensor images, bool biReal = false, bool normalize = true)
+        (double MaxDiff, int ArgmaxAgree) Compare(nn.Module<Tensor, Tensor> model, Tensor images, bool normalize = true)
         {
             model.eval();
-            var packed = CifarResNetExport.Export(model, biReal: biReal, normalize: normalize);
+            var packed = ModelExporter.Export(model, new[] { 3, 32, 32 }, normalize ? Normalization.ImageNet : null);
             var engine = new InferenceEngine(PackedModelFile.FromBytes(PackedModelFile.ToBytes(packed)));
             int n = (int)images.shape[0];
             float[] expected;
@@ -29,8 +29,8 @@ namespace ReSTE.Inference.Tests
                 var input = images;
                 if (normalize)
                 {
-                    var mean = tensor(CifarResNetExport.Mean).reshape(1, 3, 1, 1);
-                    var std = tensor(CifarResNetExport.Std).reshape(1, 3, 1, 1);
+                    var mean = tensor(Normalization.ImageNet.Mean).reshape(1, 3, 1, 1);
+                    var std = tensor(Normalization.ImageNet.Std).reshape(1, 3, 1, 1);
                     input = images.sub(mean).div(std);
                 }
                 expected = PackedModelBuilder.Floats(model.forward(input));
@@ -60,7 +60,7 @@ namespace ReSTE.Inference.Tests
             var model = new TestResNet(new long[] { 8, 16, 32 }, 2, biReal, scale);
             TorchTestUtil.RandomizeBatchNorms(model, seed);
             var images = rand(24, 3, 32, 32);
-            var (diff, agree) = Compare(model, images, biReal);
+            var (diff, agree) = Compare(model, images);
             Assert.True(diff < 1e-4, $"max |Δlogit| {diff}");
             Assert.Equal(24, agree);
         }
@@ -82,12 +82,14 @@ namespace ReSTE.Inference.Tests
         [Fact]
         public void The_exporter_refuses_a_layer_it_cannot_represent()
         {
+            // Padding.Same with an even kernel pads one more pixel on the bottom/right: the format pads both sides alike.
             manual_seed(1);
-            var dilated = new TestBinaryConv2d(4, 4, 3, 1, 2, dilation: 2);
-            var holder = nn.Sequential(("conv", (nn.Module<Tensor, Tensor>)dilated));
+            var uneven = ReSTE.Samples.Models.ReSTEPolicy.Layers.Conv2d(4, 4, 2, padding: TorchSharp.Padding.Same);
+            var holder = nn.Sequential(("body", (nn.Module<Tensor, Tensor>)nn.Sequential(("conv", uneven))));
+            var e = Assert.Throws<NotSupportedException>(() => ModelExporter.Export(holder, new[] { 4, 8, 8 }));
+            Assert.StartsWith("body.conv: Padding.Same with an even kernel", e.Message);
             var builder = new PackedModelBuilder(holder, 4, 8, 8);
-            var e = Assert.Throws<NotSupportedException>(() => builder.BinaryConv("conv"));
-            Assert.Contains("'conv'", e.Message);
+            Assert.Throws<NotSupportedException>(() => builder.BinaryConv("body.conv"));
             Assert.Throws<ArgumentException>(() => builder.BinaryConv("nothing"));
         }
 
@@ -98,10 +100,11 @@ namespace ReSTE.Inference.Tests
             manual_seed(4);
             var model = new TestResNet(new long[] { 4, 8, 8 }, 1, biReal: true);
             TorchTestUtil.RandomizeBatchNorms(model, 4);
-            var e = Assert.Throws<NotSupportedException>(() => CifarResNetExport.Export(model, biReal: false));
+            var asPlain = new ExportRegistry().Register<TestBlock>((block, ctx) => block.Export(ctx, asPlain: true));
+            var e = Assert.Throws<NotSupportedException>(() => ModelExporter.Export(model, new[] { 3, 32, 32 }, Normalization.ImageNet, registry: asPlain));
             Assert.Contains("does not compute what the model's forward does", e.Message);
             Assert.True(model.training, "the check restores the model's training flag");
-            CifarResNetExport.Export(model, biReal: true); // the right form passes
+            ModelExporter.Export(model, new[] { 3, 32, 32 }, Normalization.ImageNet); // the right form (the block's own export) passes
         }
 
         [Fact]
@@ -109,7 +112,7 @@ namespace ReSTE.Inference.Tests
         {
             manual_seed(2);
             var model = new TestResNet(new long[] { 16, 32, 64 }, 3); // ResNet-20's shape
-            var packed = CifarResNetExport.Export(model);
+            var packed = ModelExporter.Export(model, new[] { 3, 32, 32 }, Normalization.ImageNet);
             var binary = packed.Ops.OfType<BinaryConv2dOp>().ToArray();
             Assert.Equal(18, binary.Length);
             Assert.Equal(267_264, binary.Sum(b => b.Weight.Count));

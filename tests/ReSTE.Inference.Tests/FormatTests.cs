@@ -243,12 +243,12 @@ namespace ReSTE.Inference.Tests
         public void A_wrong_version_is_reported_as_such_even_with_a_valid_checksum()
         {
             var bytes = PackedModelFile.ToBytes(SampleModel());
-            BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), 2);
+            BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), 3);
             BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(60), Crc32.Compute(bytes.AsSpan(0, 60)));
             var e = Fails(bytes);
             Assert.Equal(PackedModelError.WrongVersion, e.Error);
-            Assert.Contains("version 2", e.Message);
-            Assert.Contains("version 1", e.Message);
+            Assert.Contains("version 3", e.Message);
+            Assert.Contains("versions 1 to 2", e.Message);
         }
 
         [Fact]

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using ReSTE.Inference.Format;
 using ReSTE.Runtime;
+using ReSTE.Runtime.Deploy;
 using ReSTE.Runtime.Estimators;
 using ReSTE.Runtime.Layers;
 using TorchSharp;
@@ -10,11 +12,11 @@ using static TorchSharp.torch;
 namespace ReSTE.Inference.Tests
 {
     /// <summary>ResNet-20's block: out = BN1(ReLU(conv1(x))); out = BN2(ReLU(conv2(out))) + shortcut(x), option A.</summary>
-    sealed class TestBlock : nn.Module<Tensor, Tensor>
+    sealed class TestBlock : nn.Module<Tensor, Tensor>, IExportable
     {
         private readonly TestBinaryConv2d conv1, conv2;
         private readonly BatchNorm2d bn1, bn2;
-        private readonly long planes;
+        private readonly long inPlanes, planes;
         private readonly bool down, biReal;
 
         public TestBlock(long inPlanes, long planes, long stride, bool biReal, ScaleMode scale) : base(nameof(TestBlock))
@@ -23,6 +25,7 @@ namespace ReSTE.Inference.Tests
             bn1 = nn.BatchNorm2d(planes);
             conv2 = new TestBinaryConv2d(planes, planes, 3, 1, 1, scale: scale);
             bn2 = nn.BatchNorm2d(planes);
+            this.inPlanes = inPlanes;
             this.planes = planes;
             down = stride != 1 || inPlanes != planes;
             this.biReal = biReal;
@@ -45,10 +48,26 @@ namespace ReSTE.Inference.Tests
             var out2 = bn2.forward(nn.functional.relu(conv2.forward(out1)));
             return (biReal ? out2.add(out1) : out2.add(shortcut)).MoveToOuterDisposeScope();
         }
+
+        /// <summary>The block's ops; <paramref name="asPlain"/> states the plain form whatever the block computes (for the check's test).</summary>
+        public void Export(ExportContext ctx, bool asPlain)
+        {
+            var kind = down ? ShortcutKind.OptionA : ShortcutKind.Identity;
+            int stride = down ? 2 : 1, before = down ? (int)((planes - inPlanes) / 2) : 0, after = down ? (int)(planes - inPlanes) - before : 0;
+            bool biReal = this.biReal && !asPlain;
+            ctx.BeginResidual();
+            ctx.Export(conv1); ctx.ReLU("relu1"); ctx.Export(bn1);
+            if (biReal) { ctx.Add("shortcut1", kind, stride, before, after); ctx.BeginResidual("inner"); }
+            ctx.Export(conv2); ctx.ReLU("relu2"); ctx.Export(bn2);
+            if (biReal) ctx.Add("shortcut2");
+            else ctx.Add("shortcut", kind, stride, before, after);
+        }
+
+        public void Export(ExportContext ctx) => Export(ctx, asPlain: false);
     }
 
     /// <summary>A small CIFAR ResNet with ResNet-20's structure and names (conv1, bn1, layerS.B, bn2, linear).</summary>
-    sealed class TestResNet : nn.Module<Tensor, Tensor>
+    sealed class TestResNet : nn.Module<Tensor, Tensor>, IExportable
     {
         private readonly Conv2d conv1;
         private readonly BatchNorm2d bn1;
@@ -86,6 +105,14 @@ namespace ReSTE.Inference.Tests
             h = layer3.forward(layer2.forward(layer1.forward(h)));
             h = nn.functional.adaptive_avg_pool2d(h, 1).flatten(1);
             return linear.forward(bn2.forward(h)).MoveToOuterDisposeScope();
+        }
+
+        public void Export(ExportContext ctx)
+        {
+            ctx.Export(conv1); ctx.ReLU("relu"); ctx.Export(bn1);
+            ctx.Export(layer1); ctx.Export(layer2); ctx.Export(layer3);
+            ctx.GlobalAvgPool("avgpool"); ctx.Flatten();
+            ctx.Export(bn2); ctx.Export(linear);
         }
     }
 

@@ -44,6 +44,10 @@ namespace ReSTE.Inference.Format
         Hardtanh = 10,
         MaxPool2d = 11,
         ShortcutBranch = 12,
+        /// <summary>Format version 2.</summary>
+        BinaryLinear = 13,
+        /// <summary>Format version 2.</summary>
+        AvgPool2d = 14,
     }
 
     /// <summary>How a residual block's saved input reaches its output.</summary>
@@ -108,20 +112,26 @@ namespace ReSTE.Inference.Format
     }
 
     /// <summary>
-    /// A binary 2-D convolution: weight sign(W) (OIHW, packed) times <see cref="Scale"/> (one value for the layer, or
-    /// one per output channel); when <see cref="BinarizesActivations"/>, the input is sign(x) with sign(0) = 0; the
-    /// border is padded with 0 after binarization (padded positions contribute nothing).
+    /// A binary 2-D convolution: weight sign(W) (OIHW, packed; I = in/groups) times <see cref="Scale"/> (one value for
+    /// the layer, or one per output channel); when <see cref="BinarizesActivations"/>, the input is sign(x) with
+    /// sign(0) = 0 (1W/1A), else the float input itself (1W/32A); the border is padded with 0 after binarization
+    /// (padded positions contribute nothing). <see cref="Groups"/> splits the channels as PyTorch's <c>groups</c> does
+    /// (groups = in = out: depthwise); <see cref="Dilation"/> spaces the taps. Groups or dilation other than 1 need
+    /// format version 2.
     /// </summary>
     public sealed class BinaryConv2dOp : DeployOp
     {
         public BinaryConv2dOp(string name, int inChannels, int outChannels, int kernelH, int kernelW, int stride, int padding,
-            bool binarizesActivations, SignBits weight, float[] scale) : base(name)
+            bool binarizesActivations, SignBits weight, float[] scale, int groups = 1, int dilation = 1) : base(name)
         {
             Check(inChannels > 0 && outChannels > 0 && kernelH > 0 && kernelW > 0 && stride > 0 && padding >= 0, name, "bad convolution shape.");
-            Check(weight.Count == (long)outChannels * inChannels * kernelH * kernelW, name, "weight bit count does not match its shape.");
+            Check(groups > 0 && inChannels % groups == 0 && outChannels % groups == 0, name,
+                $"groups {groups} must be positive and divide the input channels {inChannels} and output channels {outChannels}.");
+            Check(dilation > 0, name, $"dilation {dilation} must be positive.");
+            Check(weight.Count == (long)outChannels * (inChannels / groups) * kernelH * kernelW, name, "weight bit count does not match its shape.");
             Check(scale.Length == 1 || scale.Length == outChannels, name, "scale must have 1 value or one per output channel.");
             InChannels = inChannels; OutChannels = outChannels; KernelH = kernelH; KernelW = kernelW; Stride = stride; Padding = padding;
-            BinarizesActivations = binarizesActivations; Weight = weight; Scale = scale;
+            BinarizesActivations = binarizesActivations; Weight = weight; Scale = scale; Groups = groups; Dilation = dilation;
         }
         public override OpKind Kind => OpKind.BinaryConv2d;
         public int InChannels { get; }
@@ -130,10 +140,47 @@ namespace ReSTE.Inference.Format
         public int KernelW { get; }
         public int Stride { get; }
         public int Padding { get; }
+        /// <summary>Channel groups (1: every output sees every input channel; in = out = groups: depthwise).</summary>
+        public int Groups { get; }
+        /// <summary>The spacing of the kernel's taps (1: adjacent pixels).</summary>
+        public int Dilation { get; }
+        /// <summary>Input channels each output channel sees (in / groups).</summary>
+        public int GroupInChannels => InChannels / Groups;
         public bool BinarizesActivations { get; }
         public SignBits Weight { get; }
         public float[] Scale { get; }
         /// <summary>The scale of output channel <paramref name="o"/>.</summary>
+        public float ScaleOf(int o) => Scale.Length == 1 ? Scale[0] : Scale[o];
+        /// <summary>The output size along an axis of <paramref name="size"/> pixels (PyTorch's formula, rounded down).</summary>
+        public int OutputSize(int size, int kernel) => (size + 2 * Padding - Dilation * (kernel - 1) - 1) / Stride + 1;
+    }
+
+    /// <summary>
+    /// A binary fully connected layer on the flattened input (C·H·W features): y = β · (sign(W) · a) + bias, weight
+    /// [out, in] packed, <see cref="Scale"/> one value or one per output; a = sign(x) (sign(0) = 0) when
+    /// <see cref="BinarizesActivations"/> (XNOR/popcount over bit-planes), else the float input (1W/32A). Format
+    /// version 2.
+    /// </summary>
+    public sealed class BinaryLinearOp : DeployOp
+    {
+        public BinaryLinearOp(string name, int inFeatures, int outFeatures, bool binarizesActivations, SignBits weight, float[] scale, float[]? bias)
+            : base(name)
+        {
+            Check(inFeatures > 0 && outFeatures > 0, name, "bad linear shape.");
+            Check(weight.Count == (long)inFeatures * outFeatures, name, "weight bit count does not match its shape.");
+            Check(scale.Length == 1 || scale.Length == outFeatures, name, "scale must have 1 value or one per output.");
+            Check(bias is null || bias.Length == outFeatures, name, "bias length must equal the output features.");
+            InFeatures = inFeatures; OutFeatures = outFeatures; BinarizesActivations = binarizesActivations;
+            Weight = weight; Scale = scale; Bias = bias;
+        }
+        public override OpKind Kind => OpKind.BinaryLinear;
+        public int InFeatures { get; }
+        public int OutFeatures { get; }
+        public bool BinarizesActivations { get; }
+        public SignBits Weight { get; }
+        public float[] Scale { get; }
+        public float[]? Bias { get; }
+        /// <summary>The scale of output <paramref name="o"/>.</summary>
         public float ScaleOf(int o) => Scale.Length == 1 ? Scale[0] : Scale[o];
     }
 
@@ -210,6 +257,23 @@ namespace ReSTE.Inference.Format
             Kernel = kernel; Stride = stride;
         }
         public override OpKind Kind => OpKind.MaxPool2d;
+        public int Kernel { get; }
+        public int Stride { get; }
+    }
+
+    /// <summary>
+    /// Average pooling over <see cref="Kernel"/>×<see cref="Kernel"/> windows every <see cref="Stride"/> pixels, no
+    /// padding, rounding the output size down (PyTorch's <c>avg_pool2d(x, k, s)</c>: the sum of the window's k² values
+    /// divided by k²). Format version 2.
+    /// </summary>
+    public sealed class AvgPool2dOp : DeployOp
+    {
+        public AvgPool2dOp(string name, int kernel, int stride) : base(name)
+        {
+            Check(kernel > 0 && stride > 0, name, $"kernel {kernel} and stride {stride} must be positive.");
+            Kernel = kernel; Stride = stride;
+        }
+        public override OpKind Kind => OpKind.AvgPool2d;
         public int Kernel { get; }
         public int Stride { get; }
     }

@@ -27,11 +27,14 @@ namespace ReSTE.Inference.Format
     }
 
     /// <summary>
-    /// Reads and writes packed models (<c>.rbnn</c>), format version 1. All integers and floats little-endian.
+    /// Reads and writes packed models (<c>.rbnn</c>), format versions 1 and 2. All integers and floats little-endian.
+    /// A file is written in the lowest version that holds its ops: version 1 unless it has a binary Linear, an average
+    /// pool, or a grouped or dilated binary convolution (version 2), so that a model using only version 1's ops gives
+    /// the same bytes, readable by older readers. This reader reads both.
     /// <code>
     /// header, 64 bytes
     ///    0  8  magic "RESTEBNN"
-    ///    8  2  format version (1)
+    ///    8  2  format version (1 or 2)
     ///   10  2  header size (64)
     ///   12  4  flags (0)
     ///   16  8  body length in bytes (the file is exactly header + body)
@@ -47,9 +50,11 @@ namespace ReSTE.Inference.Format
     /// payloads (f32[] arrays are raw little-endian floats; shapes come first)
     ///   1 Normalize      u32 C, f32[C] mean, f32[C] std
     ///   2 Conv2d         u32 in, out, kH, kW, stride, padding; u8 hasBias; f32[out·in·kH·kW] weight (OIHW); f32[out] bias
-    ///   3 BinaryConv2d   u32 in, out, kH, kW, stride, padding; u8 flags (1 = binarizes activations, 2 = has zero mask);
-    ///                    u32 s, f32[s] scale (s = 1 or out); u8[⌈n/8⌉] sign bits of the n OIHW weights (bit i of the
-    ///                    stream = bit i%8 of byte i/8, 1 = +1); if flag 2: u8[⌈n/8⌉] nonzero mask (0 = weight is 0)
+    ///   3 BinaryConv2d   u32 in, out, kH, kW, stride, padding; u8 flags (1 = binarizes activations, 2 = has zero mask,
+    ///                    4 = grouped or dilated, version 2); if flag 4: u32 groups, u32 dilation;
+    ///                    u32 s, f32[s] scale (s = 1 or out); u8[⌈n/8⌉] sign bits of the n OIHW weights (n =
+    ///                    out·(in/groups)·kH·kW; bit i of the stream = bit i%8 of byte i/8, 1 = +1); if flag 2:
+    ///                    u8[⌈n/8⌉] nonzero mask (0 = weight is 0)
     ///   4 ReLU           (empty)
     ///   5 BatchNorm      u32 C, f32 eps, f32[C] weight, f32[C] bias, f32[C] running mean, f32[C] running var
     ///   6 ResidualBegin  (empty)
@@ -59,12 +64,38 @@ namespace ReSTE.Inference.Format
     ///  10 Hardtanh       f32 min, f32 max
     ///  11 MaxPool2d      u32 kernel, u32 stride                        (no padding, output size rounded down)
     ///  12 ShortcutBranch (empty)   main path set aside; ops up to ResidualEnd run on the block's saved input
+    /// version 2 only
+    ///  13 BinaryLinear   u32 in, out; u8 flags (1 = binarizes activations, 2 = has zero mask, 4 = has bias);
+    ///                    u32 s, f32[s] scale (s = 1 or out); u8[⌈n/8⌉] sign bits of the n = out·in weights ([out, in]);
+    ///                    if flag 2: u8[⌈n/8⌉] nonzero mask; if flag 4: f32[out] bias
+    ///  14 AvgPool2d      u32 kernel, u32 stride                        (no padding, output size rounded down)
     /// </code>
     /// </summary>
     public static class PackedModelFile
     {
-        /// <summary>The format version this code writes and reads.</summary>
-        public const ushort Version = 1;
+        /// <summary>The newest format version this code writes and reads.</summary>
+        public const ushort Version = 2;
+        /// <summary>The oldest format version this code reads (and writes, for a model that needs nothing newer).</summary>
+        public const ushort MinVersion = 1;
+
+        /// <summary>
+        /// The lowest format version that holds <paramref name="model"/>: 2 with a binary Linear, an average pool or a
+        /// grouped or dilated binary convolution, else 1.
+        /// </summary>
+        public static ushort RequiredVersion(PackedModel model)
+        {
+            ArgumentNullException.ThrowIfNull(model);
+            foreach (var op in model.Ops)
+                if (RequiredVersion(op) > 1) return 2;
+            return 1;
+        }
+
+        static ushort RequiredVersion(DeployOp op) => op switch
+        {
+            BinaryLinearOp or AvgPool2dOp => 2,
+            BinaryConv2dOp b when b.Groups != 1 || b.Dilation != 1 => 2,
+            _ => 1,
+        };
         /// <summary>The size of the header.</summary>
         public const int HeaderSize = 64;
         /// <summary>The file's first 8 bytes.</summary>
@@ -116,7 +147,7 @@ namespace ReSTE.Inference.Format
             var file = new byte[HeaderSize + bodySpan.Length];
             var h = file.AsSpan(0, HeaderSize);
             Magic.CopyTo(h);
-            BinaryPrimitives.WriteUInt16LittleEndian(h[8..], Version);
+            BinaryPrimitives.WriteUInt16LittleEndian(h[8..], RequiredVersion(model));
             BinaryPrimitives.WriteUInt16LittleEndian(h[10..], HeaderSize);
             BinaryPrimitives.WriteUInt32LittleEndian(h[12..], 0);
             BinaryPrimitives.WriteUInt64LittleEndian(h[16..], (ulong)bodySpan.Length);
@@ -161,7 +192,9 @@ namespace ReSTE.Inference.Format
                     case BinaryConv2dOp b:
                         w.Write((uint)b.InChannels); w.Write((uint)b.OutChannels); w.Write((uint)b.KernelH); w.Write((uint)b.KernelW);
                         w.Write((uint)b.Stride); w.Write((uint)b.Padding);
-                        w.Write((byte)((b.BinarizesActivations ? 1 : 0) | (b.Weight.NonZero is null ? 0 : 2)));
+                        bool extended = b.Groups != 1 || b.Dilation != 1;
+                        w.Write((byte)((b.BinarizesActivations ? 1 : 0) | (b.Weight.NonZero is null ? 0 : 2) | (extended ? 4 : 0)));
+                        if (extended) { w.Write((uint)b.Groups); w.Write((uint)b.Dilation); }
                         w.Write((uint)b.Scale.Length); WriteFloats(w, b.Scale);
                         w.Write(b.Weight.Signs);
                         if (b.Weight.NonZero is not null) w.Write(b.Weight.NonZero);
@@ -177,6 +210,17 @@ namespace ReSTE.Inference.Format
                         break;
                     case MaxPool2dOp m:
                         w.Write((uint)m.Kernel); w.Write((uint)m.Stride);
+                        break;
+                    case AvgPool2dOp a:
+                        w.Write((uint)a.Kernel); w.Write((uint)a.Stride);
+                        break;
+                    case BinaryLinearOp bl:
+                        w.Write((uint)bl.InFeatures); w.Write((uint)bl.OutFeatures);
+                        w.Write((byte)((bl.BinarizesActivations ? 1 : 0) | (bl.Weight.NonZero is null ? 0 : 2) | (bl.Bias is null ? 0 : 4)));
+                        w.Write((uint)bl.Scale.Length); WriteFloats(w, bl.Scale);
+                        w.Write(bl.Weight.Signs);
+                        if (bl.Weight.NonZero is not null) w.Write(bl.Weight.NonZero);
+                        if (bl.Bias is not null) WriteFloats(w, bl.Bias);
                         break;
                     case ResidualEndOp r:
                         w.Write((byte)r.Shortcut); w.Write((uint)r.Stride); w.Write((uint)r.PadBefore); w.Write((uint)r.PadAfter);
@@ -216,7 +260,7 @@ namespace ReSTE.Inference.Format
 
         /// <summary>
         /// Parses a packed model. Throws <see cref="PackedModelFormatException"/> saying what is wrong: not a packed
-        /// model, a format version other than <see cref="Version"/>, a file shorter (or longer) than its header says, or
+        /// model, a format version other than <see cref="MinVersion"/>…<see cref="Version"/>, a file shorter (or longer) than its header says, or
         /// a checksum mismatch (naming the header, the metadata or the op record).
         /// </summary>
         public static PackedModel FromBytes(ReadOnlySpan<byte> file)
@@ -232,9 +276,9 @@ namespace ReSTE.Inference.Format
             if (file.Length < 10)
                 throw new PackedModelFormatException(PackedModelError.Truncated, $"Truncated packed model: {file.Length} bytes, shorter than the {HeaderSize}-byte header.");
             ushort version = BinaryPrimitives.ReadUInt16LittleEndian(file[8..]);
-            if (version != Version)
+            if (version < MinVersion || version > Version)
                 throw new PackedModelFormatException(PackedModelError.WrongVersion,
-                    $"Packed model format version {version}; this reader reads version {Version} only. Re-export the model with this version of ReSTE.");
+                    $"Packed model format version {version}; this reader reads versions {MinVersion} to {Version}. Re-export the model with this version of ReSTE.");
             if (file.Length < HeaderSize)
                 throw new PackedModelFormatException(PackedModelError.Truncated, $"Truncated packed model: {file.Length} bytes, shorter than the {HeaderSize}-byte header.");
             var h = file[..HeaderSize];
@@ -284,7 +328,12 @@ namespace ReSTE.Inference.Format
                 uint expected = Crc32.Compute(body[start..r.Position]);
                 if (r.U32(where) != expected)
                     throw new PackedModelFormatException(PackedModelError.Corrupt, $"Corrupt packed model: the checksum of {where} does not match.");
-                try { ops.Add(ParseOp((OpKind)kind, name, payload, where)); }
+                try
+                {
+                    var op = ParseOp((OpKind)kind, name, payload, where);
+                    if (RequiredVersion(op) > version) throw new ArgumentException($"a {op.Kind} op needs format version {RequiredVersion(op)}, the file is version {version}.");
+                    ops.Add(op);
+                }
                 catch (ArgumentException e)
                 {
                     throw new PackedModelFormatException(PackedModelError.Corrupt, $"Corrupt packed model: {where} is invalid: {e.Message}");
@@ -323,15 +372,36 @@ namespace ReSTE.Inference.Format
                 {
                     int i = r.Count(where), o = r.Count(where), kh = r.Count(where), kw = r.Count(where), s = r.Count(where), p = r.Count(where);
                     byte flags = r.U8(where);
-                    if ((flags & ~3) != 0) throw new ArgumentException($"unknown flags 0x{flags:X2}.");
+                    if ((flags & ~7) != 0) throw new ArgumentException($"unknown flags 0x{flags:X2}.");
+                    int groups = 1, dilation = 1;
+                    if ((flags & 4) != 0)
+                    {
+                        groups = r.Count(where); dilation = r.Count(where);
+                        if (groups == 0 || i % groups != 0) throw new ArgumentException($"groups {groups} does not divide the {i} input channels.");
+                    }
                     var scale = r.Floats(r.Count(where), where);
-                    long n = (long)Product(where, o, i, kh, kw);
+                    long n = (long)Product(where, o, i / groups, kh, kw);
                     int bytes = BitPacking.ByteCount(n);
                     var signs = r.Bytes(bytes, where).ToArray();
                     byte[]? mask = (flags & 2) != 0 ? r.Bytes(bytes, where).ToArray() : null;
-                    op = new BinaryConv2dOp(name, i, o, kh, kw, s, p, (flags & 1) != 0, new SignBits(n, signs, mask), scale);
+                    op = new BinaryConv2dOp(name, i, o, kh, kw, s, p, (flags & 1) != 0, new SignBits(n, signs, mask), scale, groups, dilation);
                     break;
                 }
+                case OpKind.BinaryLinear:
+                {
+                    int i = r.Count(where), o = r.Count(where);
+                    byte flags = r.U8(where);
+                    if ((flags & ~7) != 0) throw new ArgumentException($"unknown flags 0x{flags:X2}.");
+                    var scale = r.Floats(r.Count(where), where);
+                    long n = (long)Product(where, o, i);
+                    int bytes = BitPacking.ByteCount(n);
+                    var signs = r.Bytes(bytes, where).ToArray();
+                    byte[]? mask = (flags & 2) != 0 ? r.Bytes(bytes, where).ToArray() : null;
+                    var bias = (flags & 4) != 0 ? r.Floats(o, where) : null;
+                    op = new BinaryLinearOp(name, i, o, (flags & 1) != 0, new SignBits(n, signs, mask), scale, bias);
+                    break;
+                }
+                case OpKind.AvgPool2d: op = new AvgPool2dOp(name, r.Count(where), r.Count(where)); break;
                 case OpKind.ReLU: op = new ReLUOp(name); break;
                 case OpKind.Hardtanh: op = new HardtanhOp(name, r.F32(where), r.F32(where)); break;
                 case OpKind.BatchNorm:

@@ -71,11 +71,11 @@ namespace ReSTE.Inference.Summary
                     }
                     case BinaryConv2dOp b:
                     {
-                        h = (h + 2 * b.Padding - b.KernelH) / b.Stride + 1;
-                        w = (w + 2 * b.Padding - b.KernelW) / b.Stride + 1;
+                        h = b.OutputSize(h, b.KernelH);
+                        w = b.OutputSize(w, b.KernelW);
                         c = b.OutChannels;
                         long n = b.Weight.Count;
-                        long macs = (long)c * h * w * b.InChannels * b.KernelH * b.KernelW;
+                        long macs = (long)c * h * w * b.GroupInChannels * b.KernelH * b.KernelW;
                         long bytes = b.Weight.Signs.Length + (b.Weight.NonZero?.Length ?? 0) + 4L * b.Scale.Length;
                         rows.Add(new LayerSummary(op.Name, "BinaryConv2d", b.BinarizesActivations ? "1-bit" : "fp32", S(), n, 0, bytes,
                             b.BinarizesActivations ? macs : 0, b.BinarizesActivations ? 0 : macs));
@@ -91,6 +91,22 @@ namespace ReSTE.Inference.Summary
                         long lp = l.Weight.Length + (l.Bias?.Length ?? 0);
                         rows.Add(new LayerSummary(op.Name, "Linear", "fp32", S(), 0, lp, 4 * lp, 0, (long)l.InFeatures * l.OutFeatures));
                         fp32 += 4 * lp;
+                        break;
+                    case BinaryLinearOp bl:
+                    {
+                        c = bl.OutFeatures; h = 1; w = 1;
+                        long n = bl.Weight.Count, macs = (long)bl.InFeatures * bl.OutFeatures;
+                        long fp = bl.Bias?.Length ?? 0;
+                        long bytes = bl.Weight.Signs.Length + (bl.Weight.NonZero?.Length ?? 0) + 4L * bl.Scale.Length + 4 * fp;
+                        rows.Add(new LayerSummary(op.Name, "BinaryLinear", bl.BinarizesActivations ? "1-bit" : "fp32", S(), n, fp, bytes,
+                            bl.BinarizesActivations ? macs : 0, bl.BinarizesActivations ? 0 : macs));
+                        fp32 += 4 * (n + fp);
+                        break;
+                    }
+                    case AvgPool2dOp ap:
+                        h = (h - ap.Kernel) / ap.Stride + 1;
+                        w = (w - ap.Kernel) / ap.Stride + 1;
+                        rows.Add(new LayerSummary(op.Name, "AvgPool2d", "-", S(), 0, 0, 0, 0, 0));
                         break;
                     case NormalizeOp n:
                         rows.Add(new LayerSummary(op.Name, "Normalize", "fp32", S(), 0, 0, 8L * n.Mean.Length, 0, 0));

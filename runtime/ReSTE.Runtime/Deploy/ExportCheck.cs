@@ -8,8 +8,8 @@ using static TorchSharp.torch;
 namespace ReSTE.Runtime.Deploy
 {
     /// <summary>
-    /// Runs an exported model on the inference engine against the TorchSharp model it came from. The builder checks
-    /// each layer, but a model's forward is code and the exporter restates its graph: this catches a graph that is
+    /// Runs an exported model on the inference engine against the TorchSharp model it came from. The exporter checks
+    /// each layer, but a model's forward is code and its export restates the graph: this catches a graph that is
     /// wired differently (a missing shortcut, a pool in another place, a head that does not pool globally). It expects
     /// binary layers whose eval forward is exact, as the generated ones are (the signs summed as integers, then β): a
     /// layer that sums ±β in floating point can round an activation that should be 0 to a tiny ±value, whose sign the
@@ -21,9 +21,11 @@ namespace ReSTE.Runtime.Deploy
         /// Runs two random images (uniform in [0, 1], normalised by <paramref name="mean"/>/<paramref name="std"/> for
         /// TorchSharp when given, as the packed model's Normalize op does) through both and throws
         /// <see cref="NotSupportedException"/> when the outputs differ by more than 1e-3 of their scale. The model runs
-        /// in eval mode (its training flag is restored afterwards).
+        /// in eval mode (its training flag is restored afterwards). <paramref name="inputShape"/> is what the model's
+        /// forward takes per image ({C, H, W}, or {features} for a model of flat vectors); the packed model's input shape by default.
         /// </summary>
-        public static void Verify(nn.Module model, PackedModel packed, float[]? mean = null, float[]? std = null, int seed = 20231)
+        public static void Verify(nn.Module model, PackedModel packed, float[]? mean = null, float[]? std = null, int seed = 20231,
+            long[]? inputShape = null)
         {
             ArgumentNullException.ThrowIfNull(model);
             ArgumentNullException.ThrowIfNull(packed);
@@ -39,16 +41,20 @@ namespace ReSTE.Runtime.Deploy
                 using (no_grad())
                 using (var scope = NewDisposeScope())
                 {
-                    var x = rand(new long[] { count, packed.InputChannels, packed.InputHeight, packed.InputWidth }, generator: new Generator((ulong)seed));
-                    input = PackedModelBuilder.Floats(x);
+                    var shape = inputShape ?? new long[] { packed.InputChannels, packed.InputHeight, packed.InputWidth };
+                    if ((long)packed.InputChannels * packed.InputHeight * packed.InputWidth != shape.Aggregate(1L, (a, b) => a * b))
+                        throw new ArgumentException($"The input shape [{string.Join(", ", shape)}] does not hold the packed model's {packed.InputChannels}×{packed.InputHeight}×{packed.InputWidth}.", nameof(inputShape));
+                    var x = rand(new long[] { count }.Concat(shape).ToArray(), generator: new Generator((ulong)seed));
+                    input = LayerExport.Floats(x);
                     var fed = x;
+                    var statShape = shape.Length == 3 ? new long[] { 1, -1, 1, 1 } : new long[] { 1, -1 };
                     if (mean is not null && std is not null)
-                        fed = x.sub(tensor(mean).reshape(1, -1, 1, 1)).div(tensor(std).reshape(1, -1, 1, 1));
+                        fed = x.sub(tensor(mean).reshape(statShape)).div(tensor(std).reshape(statShape));
                     var y = forward.forward(fed);
                     if (y.numel() != (long)count * engine.OutputLength)
                         throw new NotSupportedException(
                             $"The exported model gives {engine.OutputLength} outputs per image, the model [{string.Join(",", y.shape.Skip(1))}]: the export does not follow its forward.");
-                    expected = PackedModelBuilder.Floats(y);
+                    expected = LayerExport.Floats(y);
                 }
                 var actual = engine.RunBatch(input, count);
                 double diff = 0, scale = 1;

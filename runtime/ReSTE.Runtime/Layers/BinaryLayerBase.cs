@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using ReSTE.Runtime.Deploy;
 using ReSTE.Runtime.Estimators;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -82,7 +83,7 @@ namespace ReSTE.Runtime.Layers
     /// bias; device and dtype), their checks, the weight of shape [out, in/groups, kH, kW], and the convolution itself
     /// (<see cref="Apply"/>). Zero padding comes after binarization: padded positions are 0, as in the reference.
     /// </summary>
-    public abstract class BinaryConv2dBase<TEstimator> : BinaryLayerBase<TEstimator> where TEstimator : class, IEstimator
+    public abstract class BinaryConv2dBase<TEstimator> : BinaryLayerBase<TEstimator>, IExportable where TEstimator : class, IEstimator
     {
         const string Name = "BinaryConv2d";
         readonly long[] stride, padding, dilation;
@@ -148,6 +149,25 @@ namespace ReSTE.Runtime.Layers
             return new[] { outChannels, inChannels / groups, kernelSize.Height, kernelSize.Width };
         }
 
+        /// <summary>
+        /// Exports as a binary convolution op (groups, dilation and 1W/32A included; a bias as an op adding it after the
+        /// scale), after checking the layer's eval forward against sign(x) ⊛ β·sign(W) on a random input. Stride,
+        /// padding and dilation must be the same on both axes, and Padding.Same with an even kernel (asymmetric) cannot
+        /// be exported.
+        /// </summary>
+        public virtual void Export(ExportContext ctx)
+        {
+            ArgumentNullException.ThrowIfNull(ctx);
+            if (asymmetricPadding is not null)
+                throw ctx.Error($"Padding.Same with an even kernel extent pads unequally ({string.Join(", ", asymmetricPadding)}); the packed format pads both sides alike.");
+            if (stride[0] != stride[1]) throw ctx.Error($"stride ({stride[0]}, {stride[1]}) differs per axis; the packed format has one stride.");
+            if (padding[0] != padding[1]) throw ctx.Error($"padding ({padding[0]}, {padding[1]}) differs per axis; the packed format has one padding.");
+            if (dilation[0] != dilation[1]) throw ctx.Error($"dilation ({dilation[0]}, {dilation[1]}) differs per axis; the packed format has one dilation.");
+            var (conv, addBias) = LayerExport.BinaryConv(ctx.Path, this, this, (int)stride[0], (int)padding[0], (int)Groups, (int)dilation[0], bias);
+            ctx.Emit(conv);
+            if (addBias is not null) ctx.Emit(addBias);
+        }
+
         protected sealed override Tensor Apply(Tensor input, Tensor weights, Tensor? bias)
         {
             if (asymmetricPadding is not null) input = nn.functional.pad(input, asymmetricPadding);
@@ -158,7 +178,7 @@ namespace ReSTE.Runtime.Layers
     }
 
     /// <summary>A binary fully connected layer's policy-free part: nn.Linear's arguments, checks and weight [out, in].</summary>
-    public abstract class BinaryLinearBase<TEstimator> : BinaryLayerBase<TEstimator> where TEstimator : class, IEstimator
+    public abstract class BinaryLinearBase<TEstimator> : BinaryLayerBase<TEstimator>, IExportable where TEstimator : class, IEstimator
     {
         const string Name = "BinaryLinear";
 
@@ -174,6 +194,16 @@ namespace ReSTE.Runtime.Layers
         }
 
         protected sealed override Tensor Apply(Tensor input, Tensor weights, Tensor? bias) => nn.functional.linear(input, weights, bias);
+
+        /// <summary>
+        /// Exports as a binary Linear op (XNOR/popcount over the input features, or 1W/32A), after checking the layer's
+        /// eval forward against β·sign(W)·sign(x) + bias on a random input.
+        /// </summary>
+        public virtual void Export(ExportContext ctx)
+        {
+            ArgumentNullException.ThrowIfNull(ctx);
+            ctx.Emit(LayerExport.BinaryLinear(ctx.Path, this, this, bias));
+        }
 
         protected sealed override Tensor WithBias(Tensor output) => bias is null ? output : output.add(bias);
     }

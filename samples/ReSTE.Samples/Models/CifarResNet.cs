@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Generic;
+using ReSTE.Inference.Format;
+using ReSTE.Runtime.Deploy;
 using ReSTE.Runtime.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -36,11 +38,11 @@ namespace ReSTE.Samples.Models
     /// shortcut(x), with the option-A shortcut. <paramref name="biReal"/>: Bi-Real's form, a shortcut around each
     /// binary convolution (out = BN1(ReLU(conv1(x))) + shortcut(x); out = BN2(ReLU(conv2(out))) + out).
     /// </summary>
-    public sealed class ResNet20Block : nn.Module<Tensor, Tensor>
+    public sealed class ResNet20Block : nn.Module<Tensor, Tensor>, IExportable
     {
         private readonly nn.Module<Tensor, Tensor> conv1, conv2;
         private readonly BatchNorm2d bn1, bn2;
-        private readonly long planes;
+        private readonly long inPlanes, planes;
         private readonly bool downsample, biReal;
 
         public ResNet20Block(IBinaryLayerFactory layers, long inPlanes, long planes, long stride, bool biReal) : base(nameof(ResNet20Block))
@@ -49,10 +51,30 @@ namespace ReSTE.Samples.Models
             bn1 = nn.BatchNorm2d(planes);
             conv2 = layers.Conv2d(planes, planes, 3, 1, 1);
             bn2 = nn.BatchNorm2d(planes);
+            this.inPlanes = inPlanes;
             this.planes = planes;
             downsample = stride != 1 || inPlanes != planes;
             this.biReal = biReal;
             RegisterComponents();
+        }
+
+        /// <summary>The block as its forward computes it; the option-A shortcut takes every second pixel, as <see cref="Init.OptionA"/>.</summary>
+        public void Export(ExportContext ctx)
+        {
+            if (downsample && planes < inPlanes) throw ctx.Error($"option-A shortcuts only widen ({inPlanes}→{planes}).");
+            var kind = downsample ? ShortcutKind.OptionA : ShortcutKind.Identity;
+            int stride = downsample ? 2 : 1, padBefore = downsample ? (int)((planes - inPlanes) / 2) : 0;
+            int padAfter = downsample ? (int)(planes - inPlanes) - padBefore : 0;
+            ctx.BeginResidual();
+            ctx.Export(conv1); ctx.ReLU("relu1"); ctx.Export(bn1);
+            if (biReal)
+            {
+                ctx.Add("shortcut1", kind, stride, padBefore, padAfter);
+                ctx.BeginResidual("inner");
+            }
+            ctx.Export(conv2); ctx.ReLU("relu2"); ctx.Export(bn2);
+            if (biReal) ctx.Add("shortcut2");
+            else ctx.Add("shortcut", kind, stride, padBefore, padAfter);
         }
 
         public override Tensor forward(Tensor x)
@@ -72,13 +94,14 @@ namespace ReSTE.Samples.Models
     /// average pool → BatchNorm1d(64) → Linear(64, 10). Kaiming normal on every convolution. Names follow the
     /// reference: conv1, bn1, layer1.0.conv1, …, bn2, linear. 269,850 parameters, 267,264 in binary convolutions.
     /// </summary>
-    public sealed class ResNet20 : nn.Module<Tensor, Tensor>
+    public sealed class ResNet20 : nn.Module<Tensor, Tensor>, IExportable
     {
         private readonly Conv2d conv1;
         private readonly BatchNorm2d bn1;
         private readonly Sequential layer1, layer2, layer3;
         private readonly BatchNorm1d bn2;
         private readonly Linear linear;
+        private readonly bool biReal;
 
         public ResNet20(IBinaryLayerFactory layers, bool biReal = false, long numClasses = 10) : base(biReal ? "BiRealResNet20" : nameof(ResNet20))
         {
@@ -100,6 +123,7 @@ namespace ReSTE.Samples.Models
             layer3 = Stage(64, 2);
             bn2 = nn.BatchNorm1d(64);
             linear = nn.Linear(64, numClasses);
+            this.biReal = biReal;
             RegisterComponents();
             Init.KaimingNormalConvs(this);
         }
@@ -112,13 +136,23 @@ namespace ReSTE.Samples.Models
             h = nn.functional.adaptive_avg_pool2d(h, 1).flatten(1);
             return linear.forward(bn2.forward(h)).MoveToOuterDisposeScope();
         }
+
+        public void Export(ExportContext ctx)
+        {
+            ctx.SetMetadata("architecture", biReal ? "cifar-resnet-bireal" : "cifar-resnet");
+            ctx.SetMetadata("blocks", layer1.Count + layer2.Count + layer3.Count);
+            ctx.Export(conv1); ctx.ReLU("relu"); ctx.Export(bn1);
+            ctx.Export(layer1); ctx.Export(layer2); ctx.Export(layer3);
+            ctx.GlobalAvgPool("avgpool"); ctx.Flatten();
+            ctx.Export(bn2); ctx.Export(linear);
+        }
     }
 
     /// <summary>
     /// ResNet-18's block for CIFAR: out = BN1(ReLU(conv1(x))); out = BN2(ReLU(conv2(out))) + shortcut(x), the
     /// shortcut a full-precision 1×1 convolution + BN where the shape changes.
     /// </summary>
-    public sealed class ResNet18Block : nn.Module<Tensor, Tensor>
+    public sealed class ResNet18Block : nn.Module<Tensor, Tensor>, IExportable
     {
         private readonly nn.Module<Tensor, Tensor> conv1, conv2;
         private readonly BatchNorm2d bn1, bn2;
@@ -142,6 +176,20 @@ namespace ReSTE.Samples.Models
             h = bn2.forward(nn.functional.relu(conv2.forward(h)));
             return h.add(shortcut is null ? x : shortcut.forward(x)).MoveToOuterDisposeScope();
         }
+
+        public void Export(ExportContext ctx)
+        {
+            ctx.BeginResidual();
+            ctx.Export(conv1); ctx.ReLU("relu1"); ctx.Export(bn1);
+            ctx.Export(conv2); ctx.ReLU("relu2"); ctx.Export(bn2);
+            if (shortcut is null) ctx.Add("shortcut");
+            else
+            {
+                ctx.ShortcutBranch("shortcut");
+                ctx.Export(shortcut);
+                ctx.Add("add");
+            }
+        }
     }
 
     /// <summary>
@@ -149,7 +197,7 @@ namespace ReSTE.Samples.Models
     /// 64/128/256/512 channels; full-precision 1×1 conv + BN downsample; head average pool (4) → BatchNorm1d(512) →
     /// Linear. 11,174,986 parameters, 10,985,472 binary.
     /// </summary>
-    public sealed class ResNet18Cifar : nn.Module<Tensor, Tensor>
+    public sealed class ResNet18Cifar : nn.Module<Tensor, Tensor>, IExportable
     {
         private readonly Conv2d conv1;
         private readonly BatchNorm2d bn1;
@@ -189,6 +237,17 @@ namespace ReSTE.Samples.Models
             h = nn.functional.avg_pool2d(h, 4).flatten(1);
             return linear.forward(bn2.forward(h)).MoveToOuterDisposeScope();
         }
+
+        /// <summary>avg_pool2d(4) is the global average pool on 32×32 inputs (a 4×4 map), a 4×4 average pool otherwise.</summary>
+        public void Export(ExportContext ctx)
+        {
+            ctx.SetMetadata("architecture", "cifar-resnet");
+            ctx.SetMetadata("blocks", layer1.Count + layer2.Count + layer3.Count + layer4.Count);
+            ctx.Export(conv1); ctx.ReLU("relu"); ctx.Export(bn1);
+            ctx.Export(layer1); ctx.Export(layer2); ctx.Export(layer3); ctx.Export(layer4);
+            ctx.AvgPool2d("avgpool", 4, 4); ctx.Flatten();
+            ctx.Export(bn2); ctx.Export(linear);
+        }
     }
 
     /// <summary>
@@ -197,7 +256,7 @@ namespace ReSTE.Samples.Models
     /// Convolutions initialised normal(0, √(2/(k²·out))), BN to (1, 0), the Linear normal(0, 0.01) with zero bias.
     /// 4,660,106 parameters, 4,571,136 binary.
     /// </summary>
-    public sealed class VggSmall : nn.Module<Tensor, Tensor>
+    public sealed class VggSmall : nn.Module<Tensor, Tensor>, IExportable
     {
         private readonly Conv2d conv0;
         private readonly BatchNorm2d bn0, bn1, bn2, bn3, bn4, bn5;
@@ -247,6 +306,23 @@ namespace ReSTE.Samples.Models
             h = Unit(h, conv4, bn4, pool: false);
             h = Unit(h, conv5, bn5, pool: true);
             return fc.forward(h.flatten(1)).MoveToOuterDisposeScope();
+        }
+
+        public void Export(ExportContext ctx)
+        {
+            ctx.SetMetadata("architecture", "vgg-small");
+            var units = new (nn.Module Conv, BatchNorm2d Bn, bool Pool)[]
+            {
+                (conv0, bn0, false), (conv1, bn1, true), (conv2, bn2, false), (conv3, bn3, true), (conv4, bn4, false), (conv5, bn5, true),
+            };
+            for (int i = 0; i < units.Length; i++)
+            {
+                ctx.Export(units[i].Conv);
+                if (units[i].Pool) ctx.MaxPool2d($"pool{i}", 2, 2);
+                ctx.ReLU($"relu{i}"); ctx.Export(units[i].Bn);
+            }
+            ctx.Flatten();
+            ctx.Export(fc);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using ReSTE.Runtime.Deploy;
 using ReSTE.Runtime.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -11,7 +12,7 @@ namespace ReSTE.Samples.Models
     /// downsample(x); out = BN2(ReLU(conv2(out))) + out. The downsample, where the shape changes, is a 2×2 average
     /// pool (stride 2 only), a full-precision 1×1 convolution and BN.
     /// </summary>
-    public sealed class BiRealBlock : nn.Module<Tensor, Tensor>
+    public sealed class BiRealBlock : nn.Module<Tensor, Tensor>, IExportable
     {
         private readonly nn.Module<Tensor, Tensor> conv1, conv2;
         private readonly BatchNorm2d bn1, bn2;
@@ -37,6 +38,23 @@ namespace ReSTE.Samples.Models
             var out1 = bn1.forward(nn.functional.relu(conv1.forward(x))).add(identity);
             var out2 = bn2.forward(nn.functional.relu(conv2.forward(out1))).add(out1);
             return out2.MoveToOuterDisposeScope();
+        }
+
+        /// <summary>Two residual blocks; the first's shortcut is the downsample branch (average pool, 1×1 conv, BN) where there is one.</summary>
+        public void Export(ExportContext ctx)
+        {
+            ctx.BeginResidual();
+            ctx.Export(conv1); ctx.ReLU("relu1"); ctx.Export(bn1);
+            if (downsample is null) ctx.Add("shortcut1");
+            else
+            {
+                ctx.ShortcutBranch("downsample");
+                ctx.Export(downsample);
+                ctx.Add("add1");
+            }
+            ctx.BeginResidual("inner");
+            ctx.Export(conv2); ctx.ReLU("relu2"); ctx.Export(bn2);
+            ctx.Add("shortcut2");
         }
     }
 
