@@ -10,6 +10,7 @@ namespace ReSTE.Benchmarks
     /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --filter '*'            (BenchmarkDotNet's defaults)
     /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --short --filter '*'    (3 warm-ups, 5 iterations)
     /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --quick                  (a Stopwatch pass, no BenchmarkDotNet)
+    /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --new-ops                (binary Linear, 1W/32A: Stopwatch)
     /// </summary>
     public static class Program
     {
@@ -18,6 +19,7 @@ namespace ReSTE.Benchmarks
             ReSTE.Runtime.Native.LibTorch.LimitOneDnnIsa();
             if (args.Length > 0 && args[0] == "--quick") { Quick.Run(); return; }
             if (args.Length > 0 && args[0] == "--phases") { Phases.Run(); return; }
+            if (args.Length > 0 && args[0] == "--new-ops") { NewOps.Run(); return; }
             if (args.Length == 3 && args[0] == "--layer") { Phases.Layer(int.Parse(args[1]), int.Parse(args[2])); return; }
             // In process: BenchmarkDotNet's generated project would not carry libtorch's native libraries (nor the
             // libstdc++ compatibility patch of libLibTorchSharp.so) that this app's output folder holds.

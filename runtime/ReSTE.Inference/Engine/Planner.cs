@@ -81,6 +81,15 @@ namespace ReSTE.Inference.Engine
                     case Conv2dOp c:
                         i = PlanFloatConv(c, c.Weight, c.Bias, ops, i, steps);
                         break;
+                    case BinaryConv2dOp b when b.Groups != 1 || b.Dilation != 1:
+                        i = PlanGroupedBinaryConv(b, ops, i, steps);
+                        break;
+                    case BinaryLinearOp bl:
+                        PlanBinaryLinear(bl, steps);
+                        break;
+                    case AvgPool2dOp a:
+                        i = PlanAvgPool(a, ops, i, steps);
+                        break;
                     case BinaryConv2dOp b when !b.BinarizesActivations:
                     {
                         // 1W/32A: a float convolution with weights ±β (0 where the latent weight is 0).
@@ -283,6 +292,37 @@ namespace ReSTE.Inference.Engine
             var outShape = new Shape(Shape.C, oh, ow);
             int outSlot = NewSlot(outShape.Length);
             var step = new MaxPoolStep { In = CurrentSlot, Out = outSlot, InShape = Shape, OutShape = outShape, Kernel = m.Kernel, Stride = m.Stride };
+            Shape = outShape;
+            return AddWithEpilogue(step, step.Epilogue, ops, i, steps);
+        }
+
+        int PlanGroupedBinaryConv(BinaryConv2dOp b, IReadOnlyList<DeployOp> ops, int i, List<Step> steps)
+        {
+            if (b.InChannels != Shape.C) throw Error(b, $"expects {b.InChannels} channels, gets {Shape}.");
+            GroupedBinaryConvKernel kernel;
+            try { kernel = new GroupedBinaryConvKernel(b, Shape.H, Shape.W); }
+            catch (ArgumentException e) { throw new InvalidOperationException(e.Message, e); }
+            var outShape = new Shape(kernel.OutC, kernel.OutH, kernel.OutW);
+            var step = new GroupedBinaryConvStep { In = CurrentSlot, Out = NewSlot(outShape.Length), Kernel = kernel, Name = b.Name };
+            Shape = outShape;
+            return AddWithEpilogue(step, step.Epilogue, ops, i, steps);
+        }
+
+        void PlanBinaryLinear(BinaryLinearOp l, List<Step> steps)
+        {
+            if (l.InFeatures != Shape.Length) throw Error(l, $"expects {l.InFeatures} features, gets {Shape} = {Shape.Length}.");
+            int outSlot = NewSlot(l.OutFeatures);
+            steps.Add(new BinaryLinearStep { In = CurrentSlot, Out = outSlot, Kernel = new BinaryLinearKernel(l), Name = l.Name });
+            Release(CurrentSlot);
+            CurrentSlot = outSlot;
+            Shape = new Shape(l.OutFeatures, 1, 1);
+        }
+
+        int PlanAvgPool(AvgPool2dOp a, IReadOnlyList<DeployOp> ops, int i, List<Step> steps)
+        {
+            if (Shape.H < a.Kernel || Shape.W < a.Kernel) throw Error(a, $"a {a.Kernel}×{a.Kernel} window does not fit a {Shape} input.");
+            var outShape = new Shape(Shape.C, (Shape.H - a.Kernel) / a.Stride + 1, (Shape.W - a.Kernel) / a.Stride + 1);
+            var step = new AvgPoolStep { In = CurrentSlot, Out = NewSlot(outShape.Length), InShape = Shape, OutShape = outShape, Kernel = a.Kernel, Stride = a.Stride };
             Shape = outShape;
             return AddWithEpilogue(step, step.Epilogue, ops, i, steps);
         }

@@ -61,7 +61,14 @@ namespace ReSTE.Runtime.Deploy
             Add<BatchNorm2d>((bn, ctx) => ctx.Emit(LayerExport.BatchNorm(ctx.Path, bn)));
             Add<Linear>((l, ctx) => ctx.Emit(LayerExport.Linear(ctx.Path, l)));
             Add<ReLU>((_, ctx) => ctx.Emit(new Inference.Format.ReLUOp(ctx.Path)));
-            Add<Hardtanh>((t, ctx) => ctx.Emit(new Inference.Format.HardtanhOp(ctx.Path, (float)t.min_val, (float)t.max_val)));
+            Add<Hardtanh>((t, ctx) =>
+            {
+                float min = (float)t.min_val, max = (float)t.max_val;
+                if (!Clamps(t, min, max))
+                    throw ctx.Error($"this Hardtanh returns its input unclamped (TorchSharp 0.107's hardtanh is the identity), so the model computes no clamp here; " +
+                        $"clamp in forward (x.clamp({min}, {max})) and export it with ctx.Hardtanh, or drop the module.");
+                ctx.Emit(new Inference.Format.HardtanhOp(ctx.Path, min, max));
+            });
             Add<MaxPool2d>((p, ctx) =>
             {
                 var (k, s) = PoolGeometry(ctx, "MaxPool2d", p.kernel_size, p.stride, p.padding, p.ceil_mode);
@@ -90,6 +97,15 @@ namespace ReSTE.Runtime.Deploy
             // A binary layer not built on the runtime's bases (those implement IExportable): geometry probed.
             Add<IBinaryLayer>((layer, ctx) => LayerExport.ProbedBinaryLayer(ctx, layer));
             return map;
+        }
+
+        /// <summary>Whether the module clamps [min − 1, max + 1] to [min, max].</summary>
+        static bool Clamps(Hardtanh t, float min, float max)
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var y = t.forward(tensor(new[] { min - 1, max + 1 })).data<float>().ToArray();
+            return y[0] == min && y[1] == max;
         }
 
         static (int Kernel, int Stride) PoolGeometry(ExportContext ctx, string kind, long[] kernel, long[]? stride, long[]? padding, bool ceilMode)
