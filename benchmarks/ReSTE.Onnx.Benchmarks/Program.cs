@@ -39,8 +39,7 @@ namespace ReSTE.Onnx.Benchmarks
             string mode = args.Length > 0 ? args[0] : "agreement";
             string name = args.Length > 1 ? args[1] : "resnet20";
             var model = RandomModel(name, 42);
-            var packed = name == "vgg-small" ? VggSmallExport.Export(model, normalize: true)
-                : CifarResNetExport.Export(model, biReal: name == "resnet20-bireal", normalize: true);
+            var packed = ModelExporter.Export(model, new[] { 3, 32, 32 }, Normalization.ImageNet);
             var onnx = OnnxExport.ToBytes(packed, new OnnxExportOptions { ExactBatchNorm = exact });
             Console.WriteLine($"{name}: ONNX {onnx.Length:N0} bytes, .rbnn {PackedModelFile.ToBytes(packed).Length:N0} bytes; " +
                 $"{Environment.ProcessorCount} logical CPUs, ORT {OrtEnv.Instance().GetVersionString()}");
@@ -91,8 +90,8 @@ namespace ReSTE.Onnx.Benchmarks
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             var x = tensor(images.AsSpan(start * 3072, n * 3072).ToArray(), new long[] { n, 3, 32, 32 });
-            var mean = tensor(CifarResNetExport.Mean).reshape(1, 3, 1, 1);
-            var std = tensor(CifarResNetExport.Std).reshape(1, 3, 1, 1);
+            var mean = tensor(Normalization.ImageNet.Mean).reshape(1, 3, 1, 1);
+            var std = tensor(Normalization.ImageNet.Std).reshape(1, 3, 1, 1);
             return PackedModelBuilder.Floats(model.forward(x.sub(mean).div(std)));
         }
 

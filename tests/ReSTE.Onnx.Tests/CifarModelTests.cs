@@ -32,8 +32,7 @@ namespace ReSTE.Onnx.Tests
 
         /// <summary>The model packed as the CLI's export packs it (with the input normalization).</summary>
         internal static PackedModel Pack(nn.Module<Tensor, Tensor> model, string name) =>
-            name == "vgg-small" ? VggSmallExport.Export(model, normalize: true)
-                : CifarResNetExport.Export(model, biReal: name == "resnet20-bireal", normalize: true);
+            ModelExporter.Export(model, new[] { 3, 32, 32 }, Normalization.ImageNet);
 
         /// <summary>TorchSharp eval of <paramref name="model"/> on pixels in [0, 1], normalized as the packed model does.</summary>
         internal static float[] Torch(nn.Module<Tensor, Tensor> model, float[] images, int count)
@@ -46,8 +45,8 @@ namespace ReSTE.Onnx.Tests
                 using var noGrad = no_grad();
                 using var scope = NewDisposeScope();
                 var x = tensor(images.AsSpan(start * 3072, n * 3072).ToArray(), new long[] { n, 3, 32, 32 });
-                var mean = tensor(CifarResNetExport.Mean).reshape(1, 3, 1, 1);
-                var std = tensor(CifarResNetExport.Std).reshape(1, 3, 1, 1);
+                var mean = tensor(Normalization.ImageNet.Mean).reshape(1, 3, 1, 1);
+                var std = tensor(Normalization.ImageNet.Std).reshape(1, 3, 1, 1);
                 PackedModelBuilder.Floats(model.forward(x.sub(mean).div(std))).CopyTo(result, start * 10);
             }
             return result;
