@@ -33,6 +33,9 @@ namespace ReSTE.Onnx
     /// after the Sign, as the format's does), then <c>Mul</c> by the scale (one value or one per output channel). The scale
     /// is kept out of the weight so that the ±1 sums are integers, exact in fp32 whatever the summation order, as the
     /// engine's popcount is.</item>
+    /// <item>A binary Linear is <c>Flatten</c> (from a feature map), <c>Sign</c> (when it binarizes activations), a
+    /// <c>Gemm</c> with the ±1 weight, <c>Mul</c> by the scale and <c>Add</c> of the bias; a grouped, depthwise or
+    /// dilated binary convolution sets the Conv's <c>group</c> and <c>dilations</c>; AvgPool2d → <c>AveragePool</c>.</item>
     /// <item>Conv2d → <c>Conv</c>; BatchNorm → <c>BatchNormalization</c>; ReLU → <c>Relu</c>; Hardtanh → <c>Clip</c>;
     /// MaxPool2d → <c>MaxPool</c>; GlobalAvgPool → <c>GlobalAveragePool</c> + <c>Flatten</c>; Linear → <c>Flatten</c>
     /// (from a 4-D activation) + <c>Gemm</c>; Normalize → <c>Sub</c> and <c>Div</c> by per-channel constants.</item>
@@ -185,14 +188,41 @@ namespace ReSTE.Onnx
                         Check(b.InChannels == _shape.C, op, $"takes {b.InChannels} channels; its input has {_shape.C}.");
                         {
                             var input = b.BinarizesActivations ? Node("Sign", op.Name + ".sign", new[] { _current }, op.Name + ".sign") : _current;
-                            var w = Constant(op.Name + ".weight_sign", b.Weight.ToFloats(), b.OutChannels, b.InChannels, b.KernelH, b.KernelW);
-                            var conv = ConvNode(op.Name + ".conv", new[] { input, w }, op.Name + ".conv", b.KernelH, b.KernelW, b.Stride, b.Padding);
+                            var w = Constant(op.Name + ".weight_sign", b.Weight.ToFloats(), b.OutChannels, b.GroupInChannels, b.KernelH, b.KernelW);
+                            var conv = ConvNode(op.Name + ".conv", new[] { input, w }, op.Name + ".conv", b.KernelH, b.KernelW, b.Stride, b.Padding, b.Dilation, b.Groups);
                             // [1, O, 1, 1] (or [1, 1, 1, 1]): ONNX Runtime folds a Mul by a scalar or an [O, 1, 1]
                             // constant into the Conv's weight (ConvMulFusion), which would make the ±1 sums inexact.
                             var scale = Constant(op.Name + ".scale", b.Scale, 1, b.Scale.Length, 1, 1);
                             _current = Node("Mul", op.Name + ".scale", new[] { conv, scale }, op.Name);
-                            _shape = ConvShape(op, b.OutChannels, b.KernelH, b.KernelW, b.Stride, b.Padding);
+                            _shape = ConvShape(op, b.OutChannels, b.KernelH, b.KernelW, b.Stride, b.Padding, b.Dilation);
                         }
+                        break;
+
+                    case BinaryLinearOp bl:
+                        {
+                            int features = _shape.IsImage ? _shape.C * _shape.H * _shape.W : _shape.C;
+                            Check(bl.InFeatures == features, op, $"takes {bl.InFeatures} features; its input has {features}{(_shape.IsImage ? $" ({_shape})" : "")}.");
+                            if (_shape.IsImage) _current = Node("Flatten", op.Name + ".flatten", new[] { _current }, op.Name + ".flat", Attr("axis", 1));
+                            var input = bl.BinarizesActivations ? Node("Sign", op.Name + ".sign", new[] { _current }, op.Name + ".sign") : _current;
+                            // ±1 weights in a Gemm (the sums are integers when the input is binarized), then ·β, then
+                            // + bias, each rounded once, as the engine and libtorch's eval forward compute it. The scale
+                            // is [1, out], not a scalar, which ONNX Runtime would fold into the product (MatMulScaleFusion).
+                            var w = Constant(op.Name + ".weight_sign", bl.Weight.ToFloats(), bl.OutFeatures, bl.InFeatures);
+                            var product = Node("Gemm", op.Name + ".gemm", new[] { input, w }, op.Name + ".gemm", Attr("transB", 1));
+                            var scaled = Node("Mul", op.Name + ".scale", new[] { product, Constant(op.Name + ".scale", bl.Scale, 1, bl.Scale.Length) },
+                                bl.Bias is null ? op.Name : op.Name + ".scaled");
+                            _current = bl.Bias is null ? scaled
+                                : Node("Add", op.Name + ".bias", new[] { scaled, Constant(op.Name + ".bias", bl.Bias, 1, bl.OutFeatures) }, op.Name);
+                            _shape = new Shape(bl.OutFeatures, 0, 0);
+                        }
+                        break;
+
+                    case AvgPool2dOp ap:
+                        RequireImage(op);
+                        Check(_shape.H >= ap.Kernel && _shape.W >= ap.Kernel, op, $"pools {ap.Kernel}×{ap.Kernel} windows over a {_shape} input.");
+                        _current = Node("AveragePool", op.Name, new[] { _current }, op.Name,
+                            Attr("kernel_shape", ap.Kernel, ap.Kernel), Attr("strides", ap.Stride, ap.Stride), Attr("pads", 0, 0, 0, 0));
+                        _shape = new Shape(_shape.C, (_shape.H - ap.Kernel) / ap.Stride + 1, (_shape.W - ap.Kernel) / ap.Stride + 1);
                         break;
 
                     case ReLUOp:
@@ -330,17 +360,17 @@ namespace ReSTE.Onnx
                 return (x, new Shape(shape.C + e.PadBefore + e.PadAfter, h, w));
             }
 
-            Shape ConvShape(DeployOp op, int outChannels, int kh, int kw, int stride, int padding)
+            Shape ConvShape(DeployOp op, int outChannels, int kh, int kw, int stride, int padding, int dilation = 1)
             {
-                int h = _shape.H + 2 * padding - kh, w = _shape.W + 2 * padding - kw;
-                Check(h >= 0 && w >= 0, op, $"a {kh}×{kw} kernel with padding {padding} does not fit its {_shape} input.");
+                int h = _shape.H + 2 * padding - dilation * (kh - 1) - 1, w = _shape.W + 2 * padding - dilation * (kw - 1) - 1;
+                Check(h >= 0 && w >= 0, op, $"a {kh}×{kw} kernel (dilation {dilation}) with padding {padding} does not fit its {_shape} input.");
                 return new Shape(outChannels, h / stride + 1, w / stride + 1);
             }
 
-            string ConvNode(string nodeName, string[] inputs, string output, int kh, int kw, int stride, int padding) =>
+            string ConvNode(string nodeName, string[] inputs, string output, int kh, int kw, int stride, int padding, int dilation = 1, int groups = 1) =>
                 Node("Conv", nodeName, inputs, output,
                     Attr("kernel_shape", kh, kw), Attr("strides", stride, stride), Attr("pads", padding, padding, padding, padding),
-                    Attr("dilations", 1, 1), Attr("group", 1));
+                    Attr("dilations", dilation, dilation), Attr("group", groups));
 
             void RequireImage(DeployOp op) =>
                 Check(_shape.IsImage, op, $"needs a C×H×W input; it gets {_shape} features (after pooling or a linear layer).");

@@ -62,7 +62,7 @@ namespace ReSTE.Onnx.Tests
         }
 
         /// <summary>Gives every BatchNorm non-trivial affine parameters and running statistics (as training would).</summary>
-        static void RandomizeBatchNorms(nn.Module model, int seed)
+        internal static void RandomizeBatchNorms(nn.Module model, int seed)
         {
             using var noGrad = no_grad();
             var g = new Generator((ulong)seed);
