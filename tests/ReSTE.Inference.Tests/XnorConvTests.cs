@@ -67,6 +67,8 @@ namespace ReSTE.Inference.Tests
             { 16, 32, 32, 3, 2, 1, 0.0, 0.0 },    // stride 2 halving 32×32 (ResNet-20's layer2.0.conv1): input phases
             { 32, 64, 16, 3, 2, 1, 0.1, 0.0 },    // stride 2 halving 16×16
             { 8, 8, 32, 5, 2, 2, 0.1, 0.0 },      // stride 2 with a 5×5 kernel: phases shifted by up to 1 row and pixel
+            { 8, 8, 20, 3, 1, 1, 0.1, 0.0 },      // 400 pixels, 7 words: no lane of 4 words holds it (a whole vector does)
+            { 8, 8, 17, 3, 1, 2, 0.0, 0.0 },      // 19×19 = 361 pixels from a 17×17 input (padding 2): 6 words
         };
 
         /// <summary>Runs the kernel on <paramref name="n"/> CHW images and collects its dots as [image][o][pixel].</summary>

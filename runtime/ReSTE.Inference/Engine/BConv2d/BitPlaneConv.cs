@@ -44,9 +44,9 @@ namespace ReSTE.Inference.Engine.BConv2d
         public readonly int InC, OutC, KH, KW, Taps, Stride, Pad, InH, InW, OutH, OutW;
         /// <summary>Output pixels per plane, and 64-bit words per plane.</summary>
         public readonly int PlaneBits, PlaneWords;
-        /// <summary>Vectors per plane when a plane fills at least a vector, else 1.</summary>
+        /// <summary>Vectors per plane (1 for planes of up to 8 words).</summary>
         readonly int _vp;
-        /// <summary>Words per lane when a plane is smaller than a vector (1, 2 or 4); 8 otherwise.</summary>
+        /// <summary>Words per lane when a plane fits 4 words or fewer (1, 2 or 4; planes of 5 to 7 words fit none); 8 otherwise.</summary>
         readonly int _laneWords;
         /// <summary>Planes per vector: 8 / lane words for small planes, else 1.</summary>
         public readonly int Group;
@@ -103,7 +103,8 @@ namespace ReSTE.Inference.Engine.BConv2d
                 throw new NotSupportedException($"{op.Name}: rows of {inW} pixels plus padding {Pad} on both sides exceed the 64 bits a bit-plane row holds.");
             PlaneBits = OutH * OutW;
             PlaneWords = (PlaneBits + 63) / 64;
-            if (PlaneWords >= 8)
+            // Planes of 5 to 7 words fit no lane of 1, 2 or 4 words: they take a whole vector, as larger planes do.
+            if (PlaneWords > 4)
             {
                 _vp = (PlaneWords + 7) / 8;
                 _laneWords = 8;
