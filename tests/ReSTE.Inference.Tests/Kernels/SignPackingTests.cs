@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
-using ReSTE.Inference.Engine.Bitpacking;
 using ReSTE.Inference.Engine.BConv2d;
+using ReSTE.Inference.Engine.Bitpacking;
 using Xunit;
 
 namespace ReSTE.Inference.Tests.Kernels
