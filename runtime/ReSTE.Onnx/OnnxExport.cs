@@ -199,23 +199,23 @@ namespace ReSTE.Onnx
                         break;
 
                     case BinaryLinearOp bl:
-                        {
-                            int features = _shape.IsImage ? _shape.C * _shape.H * _shape.W : _shape.C;
-                            Check(bl.InFeatures == features, op, $"takes {bl.InFeatures} features; its input has {features}{(_shape.IsImage ? $" ({_shape})" : "")}.");
-                            if (_shape.IsImage) _current = Node("Flatten", op.Name + ".flatten", new[] { _current }, op.Name + ".flat", Attr("axis", 1));
-                            var input = bl.BinarizesActivations ? Node("Sign", op.Name + ".sign", new[] { _current }, op.Name + ".sign") : _current;
-                            // ±1 weights in a Gemm (the sums are integers when the input is binarized), then ·β, then
-                            // + bias, each rounded once, as the engine and libtorch's eval forward compute it. The scale
-                            // is [1, out], not a scalar, which ONNX Runtime would fold into the product (MatMulScaleFusion).
-                            var w = Constant(op.Name + ".weight_sign", bl.Weight.ToFloats(), bl.OutFeatures, bl.InFeatures);
-                            var product = Node("Gemm", op.Name + ".gemm", new[] { input, w }, op.Name + ".gemm", Attr("transB", 1));
-                            var scaled = Node("Mul", op.Name + ".scale", new[] { product, Constant(op.Name + ".scale", bl.Scale, 1, bl.Scale.Length) },
-                                bl.Bias is null ? op.Name : op.Name + ".scaled");
-                            _current = bl.Bias is null ? scaled
-                                : Node("Add", op.Name + ".bias", new[] { scaled, Constant(op.Name + ".bias", bl.Bias, 1, bl.OutFeatures) }, op.Name);
-                            _shape = new Shape(bl.OutFeatures, 0, 0);
-                        }
-                        break;
+                    {
+                        int features = _shape.IsImage ? _shape.C * _shape.H * _shape.W : _shape.C;
+                        Check(bl.InFeatures == features, op, $"takes {bl.InFeatures} features; its input has {features}{(_shape.IsImage ? $" ({_shape})" : "")}.");
+                        if (_shape.IsImage) _current = Node("Flatten", op.Name + ".flatten", new[] { _current }, op.Name + ".flat", Attr("axis", 1));
+                        var input = bl.BinarizesActivations ? Node("Sign", op.Name + ".sign", new[] { _current }, op.Name + ".sign") : _current;
+                        // ±1 weights in a Gemm (the sums are integers when the input is binarized), then ·β, then
+                        // + bias, each rounded once, as the engine and libtorch's eval forward compute it. The scale
+                        // is [1, out], not a scalar, which ONNX Runtime would fold into the product (MatMulScaleFusion).
+                        var w = Constant(op.Name + ".weight_sign", bl.Weight.ToFloats(), bl.OutFeatures, bl.InFeatures);
+                        var product = Node("Gemm", op.Name + ".gemm", new[] { input, w }, op.Name + ".gemm", Attr("transB", 1));
+                        var scaled = Node("Mul", op.Name + ".scale", new[] { product, Constant(op.Name + ".scale", bl.Scale, 1, bl.Scale.Length) },
+                            bl.Bias is null ? op.Name : op.Name + ".scaled");
+                        _current = bl.Bias is null ? scaled
+                            : Node("Add", op.Name + ".bias", new[] { scaled, Constant(op.Name + ".bias", bl.Bias, 1, bl.OutFeatures) }, op.Name);
+                        _shape = new Shape(bl.OutFeatures, 0, 0);
+                    }
+                    break;
 
                     case AvgPool2dOp ap:
                         RequireImage(op);
