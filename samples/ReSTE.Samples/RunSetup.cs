@@ -17,7 +17,7 @@ namespace ReSTE.Samples
     static class RunSetup
     {
         /// <summary>The files a run writes into its folder (what <c>--overwrite</c> replaces).</summary>
-        public static readonly string[] RunFiles = { Trainer.CheckpointFile, Trainer.BestWeightsFile, MetricsFileHook.CsvFile, MetricsFileHook.JsonlFile };
+        public static readonly string[] RunFiles = { Trainer.CheckpointFile, Trainer.PreviousCheckpointFile, Trainer.BestWeightsFile, MetricsFileHook.CsvFile, MetricsFileHook.JsonlFile };
         public const string TensorBoardFolder = "tensorboard";
 
         /// <summary>The checkpoint that <c>--resume</c> names: the path itself, or the checkpoint of a run folder.</summary>

@@ -71,9 +71,12 @@ namespace ReSTE.Runtime.Training
         public string Get(string key) => Metadata.TryGetValue(key, out var v) ? v
             : throw new InvalidDataException($"checkpoint '{Source}' lacks metadata '{key}'.");
 
-        /// <summary>Writes <paramref name="path"/> atomically (temporary file, flush, rename).</summary>
+        /// <summary>
+        /// Writes <paramref name="path"/> atomically (temporary file, flush, rename). With <paramref name="previousPath"/>,
+        /// the file it replaces stays there (see <see cref="WriteAtomically"/>).
+        /// </summary>
         public static void Save(string path, nn.Module model, IOptimizer? optimizer, IReadOnlyDictionary<string, string> metadata,
-            IEnumerable<KeyValuePair<string, Tensor>>? best = null)
+            IEnumerable<KeyValuePair<string, Tensor>>? best = null, string? previousPath = null)
         {
             var tensors = new List<KeyValuePair<string, Tensor>>();
             if (best is not null)
@@ -82,11 +85,15 @@ namespace ReSTE.Runtime.Training
             if (optimizer is not null)
                 foreach (var (name, t) in optimizer.State) tensors.Add(new(MomentumPrefix + name, t));
             var meta = new Dictionary<string, string>(metadata) { ["format"] = FormatVersion };
-            WriteAtomically(path, stream => Safetensors.Write(stream, tensors, meta));
+            WriteAtomically(path, stream => Safetensors.Write(stream, tensors, meta), previousPath);
         }
 
-        /// <summary>Writes a file through a temporary file in the same folder and a rename.</summary>
-        public static void WriteAtomically(string path, Action<Stream> write)
+        /// <summary>
+        /// Writes a file through a temporary file in the same folder and a rename. With <paramref name="previousPath"/>,
+        /// the version it replaces is kept there (a hard link made before the rename, by <see cref="File.Replace(string, string, string?)"/>),
+        /// so that at every instant <paramref name="path"/> holds the old or the new version and the old one can be put back.
+        /// </summary>
+        public static void WriteAtomically(string path, Action<Stream> write, string? previousPath = null)
         {
             var full = Path.GetFullPath(path);
             var dir = Path.GetDirectoryName(full)!;
@@ -99,7 +106,8 @@ namespace ReSTE.Runtime.Training
                     write(fs);
                     fs.Flush(flushToDisk: true);
                 }
-                File.Move(tmp, full, overwrite: true);
+                if (previousPath is not null && File.Exists(full)) File.Replace(tmp, full, Path.GetFullPath(previousPath));
+                else File.Move(tmp, full, overwrite: true);
             }
             catch (Exception e)
             {

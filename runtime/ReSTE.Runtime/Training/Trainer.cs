@@ -95,6 +95,11 @@ namespace ReSTE.Runtime.Training
     {
         public const string CheckpointFile = "checkpoint.safetensors";
         public const string BestWeightsFile = "best.safetensors";
+        /// <summary>
+        /// The checkpoint before the current one (kept at each write): put back when the weights the current one holds
+        /// turn out to give a NaN or infinite loss, and removed when the run completes.
+        /// </summary>
+        public const string PreviousCheckpointFile = ".checkpoint.previous.safetensors";
         /// <summary>Checkpoint metadata: the training source's class names by index, as a JSON array (when it has them).</summary>
         public const string ClassesKey = "classes";
         /// <summary>Checkpoint metadata: the number of training examples (a resumed run must have as many).</summary>
@@ -108,6 +113,8 @@ namespace ReSTE.Runtime.Training
         Dictionary<string, Tensor>? _best;
         /// <summary>Every completed epoch of the run (those of the checkpoint resumed from, then this process's).</summary>
         readonly List<EpochMetrics> _completed = new();
+        /// <summary>Where the checkpoint on disk continues (its epoch and step); null when there is none.</summary>
+        (int Epoch, int Step)? _saved;
 
         /// <summary>
         /// A run of <paramref name="model"/> on <paramref name="train"/>, evaluated on <paramref name="test"/> after
@@ -134,6 +141,7 @@ namespace ReSTE.Runtime.Training
         public IBatchSource? TestSource => _test;
         public int StepsPerEpoch => BatchSources.BatchCount(_train.Count, Options.BatchSize);
         public string? CheckpointPath => Options.OutputDirectory is null ? null : Path.Combine(Options.OutputDirectory, CheckpointFile);
+        string? PreviousCheckpointPath => Options.OutputDirectory is null ? null : Path.Combine(Options.OutputDirectory, PreviousCheckpointFile);
 
         IOptimizer CreateOptimizer()
         {
@@ -162,6 +170,7 @@ namespace ReSTE.Runtime.Training
             IReadOnlyList<EpochMetrics>? restored = null;
             ReplaceBest(null);
             _completed.Clear();
+            _saved = null;
 
             if (o.ResumeFrom is not null)
             {
@@ -178,6 +187,7 @@ namespace ReSTE.Runtime.Training
                 StateDict.Load(_model, ckpt.Model, null, $"checkpoint '{o.ResumeFrom}'");
                 optimizer.LoadState(ckpt.Momentum);
                 startEpoch = ckpt.Epoch; startStep = ckpt.Step;
+                if (CheckpointPath is not null && Path.GetFullPath(o.ResumeFrom) == Path.GetFullPath(CheckpointPath)) _saved = (startEpoch, startStep);
                 if (startStep < 0 || startStep > steps)
                     throw new InvalidOperationException($"Cannot resume '{o.ResumeFrom}': it stopped at step {startStep}, and an epoch of {_train.Count} examples in batches of {o.BatchSize} has {steps} steps.");
                 bestTop1 = ckpt.BestTop1; bestEpoch = ckpt.BestEpoch;
@@ -188,7 +198,13 @@ namespace ReSTE.Runtime.Training
             }
 
             foreach (var h in _hooks) h.OnStart(this, startEpoch, startStep);
-            TrainResult Finish(TrainResult r) { ReplaceBest(null); foreach (var h in _hooks) h.OnEnd(r); return r; }
+            TrainResult Finish(TrainResult r)
+            {
+                ReplaceBest(null);
+                if (r.Outcome == TrainOutcome.Completed && PreviousCheckpointPath is { } previous && File.Exists(previous)) File.Delete(previous);
+                foreach (var h in _hooks) h.OnEnd(r);
+                return r;
+            }
             if (restored is not null)
             {
                 // The checkpoint is the run's record: what a kill may have left behind it (best weights, metrics rows)
@@ -234,7 +250,11 @@ namespace ReSTE.Runtime.Training
                         var (l, c) = (lossSum.cpu().item<double>(), correctSum.cpu().item<double>());
                         string msg;
                         if (!double.IsFinite(l))
+                        {
+                            using (var ran = stepLosses.narrow(0, firstStep, step - firstStep).to(ScalarType.Float64).cpu())
+                                KeepLastGoodCheckpoint(epoch, firstStep, ran.data<double>().ToArray());
                             msg = $"Interrupted at epoch {epoch + 1}, step {step}; the loss was not finite, so the last good checkpoint was kept.";
+                        }
                         else if (CheckpointPath is not null)
                         {
                             SaveCheckpoint(optimizer, epoch, step, bestTop1, bestEpoch, l, c, seen, stepLosses);
@@ -288,10 +308,11 @@ namespace ReSTE.Runtime.Training
                 double trainSeconds = clock.Elapsed.TotalSeconds;
                 if (!double.IsFinite(trainLoss))
                 {
+                    KeepLastGoodCheckpoint(epoch, lossesFrom, stepLossValues);
                     var msg = $"Stopped: the training loss became {trainLoss} in epoch {epoch + 1}. " +
                               (CheckpointPath is not null && File.Exists(CheckpointPath)
                                   ? $"The last good checkpoint, {CheckpointPath}, was kept."
-                                  : "No checkpoint had been written yet.") +
+                                  : "No good checkpoint had been written yet.") +
                               " Try a lower learning rate or a few epochs of warm-up.";
                     return Finish(new TrainResult(TrainOutcome.Diverged, epoch, bestTop1, bestEpoch, msg, history));
                 }
@@ -341,6 +362,22 @@ namespace ReSTE.Runtime.Training
             foreach (var h in _hooks) h.OnEpoch(metrics);
         }
 
+        /// <summary>
+        /// After a NaN or infinite loss: when the first such loss (<paramref name="losses"/>, the epoch's step losses from
+        /// step <paramref name="from"/>) came from the very weights the checkpoint on disk holds, that checkpoint is not
+        /// good (an update diverged just before it was written): the one before it is put back, or, when there is none,
+        /// it is removed. Checkpoints are written only while the loss is finite, so the one before is good.
+        /// </summary>
+        void KeepLastGoodCheckpoint(int epoch, int from, IReadOnlyList<double> losses)
+        {
+            if (CheckpointPath is null || _saved is null) return;
+            int bad = Enumerable.Range(0, losses.Count).FirstOrDefault(i => !double.IsFinite(losses[i]), -1);
+            if (bad < 0 || _saved != (epoch, from + bad)) return;
+            if (File.Exists(PreviousCheckpointPath)) File.Move(PreviousCheckpointPath!, CheckpointPath, overwrite: true);
+            else File.Delete(CheckpointPath);
+            _saved = null;
+        }
+
         /// <summary>best.safetensors from the best epoch's weights, atomically.</summary>
         void WriteBestWeights(int bestEpoch, double bestTop1)
         {
@@ -388,7 +425,11 @@ namespace ReSTE.Runtime.Training
             if (ClassesJson() is { } classes) meta[ClassesKey] = classes;
             meta[TrainCountKey] = _train.Count.ToString(CultureInfo.InvariantCulture);
             meta[RunHistory.Key] = RunHistory.Serialize(_completed);
-            Checkpoint.Save(CheckpointPath!, _model, optimizer, meta, _best);
+            // The one it replaces is kept only when it is this run's (another run's, or one left from before, is not).
+            var previous = _saved is null ? null : PreviousCheckpointPath;
+            if (previous is null && PreviousCheckpointPath is { } stale && File.Exists(stale)) File.Delete(stale);
+            Checkpoint.Save(CheckpointPath!, _model, optimizer, meta, _best, previous);
+            _saved = (nextEpoch, nextStep);
         }
 
         /// <summary>Checkpoint metadata of a mid-epoch checkpoint: the losses of the epoch's steps before it, comma-separated.</summary>

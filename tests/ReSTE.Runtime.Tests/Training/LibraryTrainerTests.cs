@@ -256,6 +256,7 @@ namespace ReSTE.Runtime.Tests.Training
             var full = new Trainer(straight, train, test, options with { OutputDirectory = Path.Combine(dir.Path, "a") },
                 new[] { new CheckpointSnapshot(1, step, Path.Combine(dir.Path, "a", Trainer.CheckpointFile), left) }).Run();
             Assert.Equal(TrainOutcome.Completed, full.Outcome);
+            Assert.False(File.Exists(Path.Combine(dir.Path, "a", Trainer.PreviousCheckpointFile)), "a completed run keeps no previous checkpoint");
             using (var ckpt = Checkpoint.Load(left))
             {
                 Assert.Equal(1, ckpt.Epoch);

@@ -172,6 +172,9 @@ namespace ReSTE.Runtime.Tests.Training
             Assert.Contains("last good checkpoint", result.Message);
             using var ckpt = Checkpoint.Load(Path.Combine(dir.Path, Trainer.CheckpointFile));
             Assert.Equal(1, ckpt.Epoch);
+            // The checkpoint written after the second epoch's first step holds the weights whose loss was NaN: the one
+            // before it, the first epoch's commit, was put back.
+            Assert.Equal(0, ckpt.Step);
             Assert.All(ckpt.Model.Values, t => Assert.False(t.isnan().any().item<bool>()));
         }
 
