@@ -37,15 +37,7 @@ namespace ReSTE.Inference.Tests
             }
             var actual = engine.RunBatch(PackedModelBuilder.Floats(images), n, maxDegreeOfParallelism: 2);
             Assert.Equal(expected.Length, actual.Length);
-            double maxDiff = 0;
-            int agree = 0;
-            for (int i = 0; i < n; i++)
-            {
-                var e = expected.AsSpan(i * 10, 10);
-                var a = actual.AsSpan(i * 10, 10);
-                for (int j = 0; j < 10; j++) maxDiff = Math.Max(maxDiff, Math.Abs(e[j] - a[j]));
-                if (InferenceEngine.ArgMax(e) == InferenceEngine.ArgMax(a)) agree++;
-            }
+            var (_, agree, maxDiff, _) = Agreement.Of(expected, actual, n);
             _out.WriteLine($"{n} images: max |Δlogit| = {maxDiff:G3}, argmax agrees on {agree}/{n}");
             return (maxDiff, agree);
         }

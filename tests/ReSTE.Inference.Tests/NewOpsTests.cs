@@ -218,15 +218,7 @@ namespace ReSTE.Inference.Tests
                     expected = LayerExport.Floats(model.forward(x.sub(mean).div(std)));
                 }
                 var actual = engine.RunBatch(images, count, maxDegreeOfParallelism: 2);
-                double maxDiff = 0;
-                int agree = 0;
-                for (int i = 0; i < count; i++)
-                {
-                    var e = expected.AsSpan(i * 10, 10);
-                    var a = actual.AsSpan(i * 10, 10);
-                    for (int j = 0; j < 10; j++) maxDiff = Math.Max(maxDiff, Math.Abs(e[j] - a[j]));
-                    if (InferenceEngine.ArgMax(e) == InferenceEngine.ArgMax(a)) agree++;
-                }
+                var (_, agree, maxDiff, _) = Agreement.Of(expected, actual, count);
                 _out.WriteLine($"{name}: {count} CIFAR-10 test images, max |Δlogit| = {maxDiff:G3}, same argmax on {agree}/{count}");
                 Assert.True(maxDiff < 1e-4, $"{name}: max |Δlogit| {maxDiff}");
                 Assert.Equal(count, agree);
