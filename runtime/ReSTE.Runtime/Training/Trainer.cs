@@ -285,9 +285,12 @@ namespace ReSTE.Runtime.Training
                     {
                         // The step's state, so that a kill from here on costs at most the step in flight. After the
                         // last step this records "training done, evaluation pending" (step = steps).
-                        double l = lossSum.cpu().item<double>();
-                        if (double.IsFinite(l))
-                            SaveCheckpoint(optimizer, epoch, step + 1, bestTop1, bestEpoch, l, correctSum.cpu().item<double>(), seen, stepLosses);
+                        using (NewDisposeScope())
+                        {
+                            double l = lossSum.cpu().item<double>();
+                            if (double.IsFinite(l))
+                                SaveCheckpoint(optimizer, epoch, step + 1, bestTop1, bestEpoch, l, correctSum.cpu().item<double>(), seen, stepLosses);
+                        }
                         sinceCheckpoint.Restart();
                     }
                     foreach (var h in _hooks) h.OnStep(epoch, step, steps, o.BatchSize);
