@@ -50,48 +50,57 @@ namespace ReSTE.Runtime.Interop
                 if (name == MetadataKey) throw new ArgumentException($"safetensors: '{MetadataKey}' is not a tensor name.");
                 if (!seen.Add(name)) throw new ArgumentException($"safetensors: tensor '{name}' appears twice.");
             }
+            if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors writing needs a little-endian host.");
             var header = new MemoryStream();
-            var datas = new List<byte[]>();
-            using (var json = new Utf8JsonWriter(header))
+            // Contiguous CPU views of the tensors (the tensors themselves when they are so already), written straight
+            // from their memory: a checkpoint is written at every training step on a CPU, so no copy is made of them.
+            var datas = new List<Tensor>();
+            try
             {
-                json.WriteStartObject();
-                if (metadata is { Count: > 0 })
+                using (var json = new Utf8JsonWriter(header))
                 {
-                    json.WriteStartObject(MetadataKey);
-                    foreach (var (k, v) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteString(k, v);
+                    json.WriteStartObject();
+                    if (metadata is { Count: > 0 })
+                    {
+                        json.WriteStartObject(MetadataKey);
+                        foreach (var (k, v) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteString(k, v);
+                        json.WriteEndObject();
+                    }
+                    long offset = 0;
+                    foreach (var (name, t) in items)
+                    {
+                        var cpu = t.detach().cpu().contiguous();
+                        datas.Add(cpu);
+                        long length = cpu.bytes.Length;
+                        json.WriteStartObject(name);
+                        json.WriteString("dtype", DTypeName(t.dtype));
+                        json.WriteStartArray("shape");
+                        foreach (var d in t.shape) json.WriteNumberValue(d);
+                        json.WriteEndArray();
+                        json.WriteStartArray("data_offsets");
+                        json.WriteNumberValue(offset);
+                        json.WriteNumberValue(offset + length);
+                        json.WriteEndArray();
+                        json.WriteEndObject();
+                        offset += length;
+                    }
                     json.WriteEndObject();
                 }
-                long offset = 0;
-                foreach (var (name, t) in items)
-                {
-                    byte[] bytes;
-                    using (var cpu = t.detach().cpu().contiguous()) bytes = cpu.bytes.ToArray();
-                    if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors writing needs a little-endian host.");
-                    datas.Add(bytes);
-                    json.WriteStartObject(name);
-                    json.WriteString("dtype", DTypeName(t.dtype));
-                    json.WriteStartArray("shape");
-                    foreach (var d in t.shape) json.WriteNumberValue(d);
-                    json.WriteEndArray();
-                    json.WriteStartArray("data_offsets");
-                    json.WriteNumberValue(offset);
-                    json.WriteNumberValue(offset + bytes.Length);
-                    json.WriteEndArray();
-                    json.WriteEndObject();
-                    offset += bytes.Length;
-                }
-                json.WriteEndObject();
+                // The header is padded with spaces to a multiple of 8 so that the data is aligned.
+                long headerLength = header.Length;
+                long padded = (headerLength + 7) / 8 * 8;
+                Span<byte> len = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
+                stream.Write(len);
+                header.Position = 0;
+                header.CopyTo(stream);
+                for (long i = headerLength; i < padded; i++) stream.WriteByte((byte)' ');
+                foreach (var d in datas) stream.Write(d.bytes);
             }
-            // The header is padded with spaces to a multiple of 8 so that the data is aligned.
-            long headerLength = header.Length;
-            long padded = (headerLength + 7) / 8 * 8;
-            Span<byte> len = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
-            stream.Write(len);
-            header.Position = 0;
-            header.CopyTo(stream);
-            for (long i = headerLength; i < padded; i++) stream.WriteByte((byte)' ');
-            foreach (var d in datas) stream.Write(d);
+            finally
+            {
+                foreach (var d in datas) d.Dispose();
+            }
         }
 
         /// <summary>Reads every tensor of the file at <paramref name="path"/> (as CPU tensors) and its metadata.</summary>
