@@ -11,6 +11,7 @@ namespace ReSTE.Benchmarks
     /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --short --filter '*'    (3 warm-ups, 5 iterations)
     /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --quick                  (a Stopwatch pass, no BenchmarkDotNet)
     /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --new-ops                (binary Linear, 1W/32A: Stopwatch)
+    /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --data-pipeline [N] [R]  (image-folder decode + transform: Stopwatch)
     /// </summary>
     public static class Program
     {
@@ -20,6 +21,8 @@ namespace ReSTE.Benchmarks
             if (args.Length > 0 && args[0] == "--quick") { Quick.Run(); return; }
             if (args.Length > 0 && args[0] == "--phases") { Phases.Run(); return; }
             if (args.Length > 0 && args[0] == "--new-ops") { NewOps.Run(); return; }
+            if (args.Length > 0 && args[0] == "--data-pipeline") { DataPipeline.Run(args[1..]); return; }
+            if (args.Length > 0 && args[0] == "--checkpoint") { CheckpointCost.Run(args[1..]); return; }
             if (args.Length == 3 && args[0] == "--layer") { Phases.Layer(int.Parse(args[1]), int.Parse(args[2])); return; }
             // In process: BenchmarkDotNet's generated project would not carry libtorch's native libraries (nor the
             // libstdc++ compatibility patch of libLibTorchSharp.so) that this app's output folder holds.
