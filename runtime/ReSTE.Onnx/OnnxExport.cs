@@ -37,7 +37,7 @@ namespace ReSTE.Onnx
     /// <c>Gemm</c> with the ±1 weight, <c>Mul</c> by the scale and <c>Add</c> of the bias; a grouped, depthwise or
     /// dilated binary convolution sets the Conv's <c>group</c> and <c>dilations</c>; AvgPool2d → <c>AveragePool</c>.</item>
     /// <item>Conv2d → <c>Conv</c>; BatchNorm → <c>BatchNormalization</c>; ReLU → <c>Relu</c>; Hardtanh → <c>Clip</c>;
-    /// MaxPool2d → <c>MaxPool</c>; GlobalAvgPool → <c>GlobalAveragePool</c> + <c>Flatten</c>; Linear → <c>Flatten</c>
+    /// MaxPool2d → <c>MaxPool</c>; GlobalAvgPool → <c>GlobalAveragePool</c> (N×C×1×1, flattened by a following Linear or at the output); Linear → <c>Flatten</c>
     /// (from a 4-D activation) + <c>Gemm</c>; Normalize → <c>Sub</c> and <c>Div</c> by per-channel constants.</item>
     /// <item>A residual block's end is an <c>Add</c> of the main path and the shortcut: the saved input itself, He et
     /// al.'s option A (<c>Slice</c> with steps on H and W, then <c>Pad</c> with zero channels), or a projection branch (its
@@ -155,6 +155,12 @@ namespace ReSTE.Onnx
                 foreach (var op in _model.Ops) Add(op);
                 if (_blocks.Count > 0)
                     throw new InvalidDataException($"{_blocks.Peek().Begin.Name}: a residual block is never ended (no ResidualEnd after its ResidualBegin).");
+                // A classifier's pooled N×C×1×1 output is given as N×C, as the engine gives it.
+                if (_shape is { IsImage: true, H: 1, W: 1 })
+                {
+                    _current = Node("Flatten", "output.flatten", new[] { _current }, "output.flat", Attr("axis", 1));
+                    _shape = new Shape(_shape.C, 0, 0);
+                }
                 // The output gets its own name through an Identity, whatever the last op was (even none).
                 Node("Identity", "output", new[] { _current }, OutputName);
                 _graph.Output.Add(ValueInfo(OutputName, _shape));
@@ -261,17 +267,18 @@ namespace ReSTE.Onnx
 
                     case MaxPool2dOp p:
                         RequireImage(op);
-                        Check(_shape.H >= p.Kernel && _shape.W >= p.Kernel, op, $"pools {p.Kernel}×{p.Kernel} windows over a {_shape} input.");
+                        Check(p.OutputSize(_shape.H) >= 1 && p.OutputSize(_shape.W) >= 1, op, $"pools {p.Kernel}×{p.Kernel} windows over a {_shape} input.");
                         _current = Node("MaxPool", op.Name, new[] { _current }, op.Name,
-                            Attr("kernel_shape", p.Kernel, p.Kernel), Attr("strides", p.Stride, p.Stride), Attr("pads", 0, 0, 0, 0));
-                        _shape = new Shape(_shape.C, (_shape.H - p.Kernel) / p.Stride + 1, (_shape.W - p.Kernel) / p.Stride + 1);
+                            Attr("kernel_shape", p.Kernel, p.Kernel), Attr("strides", p.Stride, p.Stride), Attr("pads", p.Padding, p.Padding, p.Padding, p.Padding));
+                        _shape = new Shape(_shape.C, p.OutputSize(_shape.H), p.OutputSize(_shape.W));
                         break;
 
                     case GlobalAvgPoolOp:
+                        // N×C×1×1: a map still (a Bi-Real downsample's 2×2 average pool over a 2×2 map is one, and a
+                        // convolution follows); a Linear flattens it, and so does the end of the graph.
                         RequireImage(op);
-                        _current = Node("GlobalAveragePool", op.Name, new[] { _current }, op.Name + ".pooled");
-                        _current = Node("Flatten", op.Name + ".flatten", new[] { _current }, op.Name, Attr("axis", 1));
-                        _shape = new Shape(_shape.C, 0, 0);
+                        _current = Node("GlobalAveragePool", op.Name, new[] { _current }, op.Name);
+                        _shape = new Shape(_shape.C, 1, 1);
                         break;
 
                     case LinearOp l:

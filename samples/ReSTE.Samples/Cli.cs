@@ -161,7 +161,7 @@ namespace ReSTE.Samples
                 if (!Models.ModelZoo.AllModels.Contains(m))
                     throw new UsageException($"--model: unknown model '{m}'; expected one of {string.Join(", ", Models.ModelZoo.CifarModels)}.");
                 bool folder = Has(Dataset) && r.GetValue(Dataset) == "folder";
-                if (!Models.ModelZoo.CifarModels.Contains(m) && cmd.Name != "bench" && !folder)
+                if (!Models.ModelZoo.CifarModels.Contains(m) && cmd.Name != "bench" && cmd.Name != "export" && !folder)
                     throw new UsageException(Has(Dataset)
                         ? $"--model: '{m}' is an ImageNet definition; with --dataset {r.GetValue(Dataset)} {cmd.Name} takes {string.Join(", ", Models.ModelZoo.CifarModels)} (ImageNet models take --dataset folder)."
                         : $"--model: '{m}' is an ImageNet definition; {cmd.Name} takes {string.Join(", ", Models.ModelZoo.CifarModels)}.");

@@ -44,8 +44,8 @@ namespace ReSTE.Samples
         /// <summary>Adds <c>export</c> and <c>infer</c> to <paramref name="root"/>; <paramref name="guard"/> turns expected errors into exit code 1.</summary>
         public static void Register(RootCommand root, TextWriter output, Func<Func<int>, int> guard)
         {
-            var export = new Command("export", "Write a CIFAR-10 model (ResNet-20, Bi-Real ResNet-20, ResNet-18, VGG-small) as a packed 1-bit model (.rbnn) and/or ONNX, and print its summary");
-            foreach (var o in new Option[] { Cli.Model, Cli.EstimatorName, Cli.A32, Cli.Checkpoint, Cli.Weights, RandomInit, InitSeed, PackedOut, OnnxOut, ShowSummary })
+            var export = new Command("export", "Write a model (the CIFAR models, or resnet18-imagenet / resnet34-imagenet at --image-size) as a packed 1-bit model (.rbnn) and/or ONNX, and print its summary");
+            foreach (var o in new Option[] { Cli.Model, Cli.EstimatorName, Cli.A32, Cli.Checkpoint, Cli.Weights, RandomInit, InitSeed, Cli.ImageSize, PackedOut, OnnxOut, ShowSummary })
                 export.Options.Add(o);
             export.SetAction(r => guard(() => Export(r, output)));
             var infer = new Command("infer", "Run a packed model (or a checkpoint, packed on the fly) on the CPU XNOR engine over CIFAR-10 test images or PNGs");
@@ -60,8 +60,12 @@ namespace ReSTE.Samples
 
         static bool Given(ParseResult r, Option o) => r.GetResult(o) is { Implicit: false };
 
-        /// <summary>The TorchSharp model with its weights, and its CLI name.</summary>
-        static (nn.Module<Tensor, Tensor> Model, string Name, string Source) LoadTorchModel(ParseResult r, bool allowRandom, TextWriter o)
+        /// <summary>
+        /// The TorchSharp model with its weights, its CLI name and its input side: 32 for the CIFAR models; for the
+        /// ImageNet models --image-size, else the checkpoint's, else 224. The classes are the checkpoint's (an image
+        /// folder's or CIFAR-100's), else the model's default.
+        /// </summary>
+        static (nn.Module<Tensor, Tensor> Model, string Name, string Source, int InputSize) LoadTorchModel(ParseResult r, bool allowRandom, TextWriter o)
         {
             var ckptPath = r.GetValue(Cli.Checkpoint);
             var weights = r.GetValue(Cli.Weights);
@@ -72,6 +76,8 @@ namespace ReSTE.Samples
             string name = r.GetValue(Cli.Model)!;
             var estimator = EstimatorFactory.Parse(r.GetValue(Cli.EstimatorName)!);
             bool a32 = r.GetValue(Cli.A32);
+            int? imageSize = r.GetValue(Cli.ImageSize);
+            long? classes = null;
             Checkpoint? ckpt = null;
             try
             {
@@ -82,13 +88,24 @@ namespace ReSTE.Samples
                     if (!Given(r, Cli.Model) && Tag("model") is { } m) name = m;
                     if (!Given(r, Cli.EstimatorName) && Tag("estimator") is { } e) estimator = EstimatorFactory.Parse(e);
                     if (!Given(r, Cli.A32) && Tag("a32") is { } a) a32 = a == "true";
+                    if (imageSize is null && Tag("image_size") is { Length: > 0 } isz && int.TryParse(isz, NumberStyles.None, CultureInfo.InvariantCulture, out int side)) imageSize = side;
+                    if (Tag("classes_count") is { Length: > 0 } cc)
+                        classes = int.TryParse(cc, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k > 0 ? k
+                            : throw new InvalidDataException($"checkpoint '{ckptPath}': tag 'classes_count' is '{cc}', not a number of classes.");
                 }
-                // A checkpoint's model tag bypasses the --model check: export packs the CIFAR-10 models only.
-                if (!ModelZoo.CifarModels.Contains(name))
-                    throw new ArgumentException($"--model: '{name}' cannot be packed; export takes {string.Join(", ", ModelZoo.CifarModels)}.");
+                // A checkpoint's model tag bypasses the --model check.
+                if (!ModelZoo.AllModels.Contains(name))
+                    throw new ArgumentException($"--model: '{name}' cannot be packed; export takes {string.Join(", ", ModelZoo.AllModels)}.");
+                bool imageNet = ModelZoo.IsImageNet(name);
+                if (!imageNet && Given(r, Cli.ImageSize))
+                    throw new ArgumentException($"--image-size applies to the ImageNet models; '{name}' takes 32×32 inputs.");
+                int inputSize = imageNet ? imageSize ?? 224 : 32;
+                // The smallest input whose maps stay at least 1×1 through the stem (stride 4) and three stride-2 stages.
+                if (imageNet && inputSize < 32)
+                    throw new ArgumentException($"--image-size {inputSize}: '{name}' needs inputs of at least 32×32 (its maps shrink 32-fold).");
                 LibTorch.Initialize("cpu");
                 manual_seed(r.GetValue(InitSeed));
-                var model = ModelZoo.Create(name, estimator, !a32);
+                var model = ModelZoo.Create(name, estimator, !a32, numClasses: classes);
                 string source;
                 if (ckpt is not null)
                 {
@@ -103,15 +120,15 @@ namespace ReSTE.Samples
                 }
                 else source = $"random initialisation (seed {r.GetValue(InitSeed)})";
                 model.eval();
-                return (model, name, $"{name}, {estimator} {(a32 ? "1W/32A" : "1W/1A")}, {source}");
+                return (model, name, $"{name}, {estimator} {(a32 ? "1W/32A" : "1W/1A")}, {source}", inputSize);
             }
             finally { ckpt?.Dispose(); }
         }
 
-        static PackedModel Pack(nn.Module<Tensor, Tensor> model, string name, string source)
+        static PackedModel Pack(nn.Module<Tensor, Tensor> model, string name, string source, int inputSize)
         {
             var metadata = new Dictionary<string, string> { ["source"] = source, ["model"] = name };
-            return ModelExporter.Export(model, new[] { 3, 32, 32 }, Normalization.ImageNet, metadata);
+            return ModelExporter.Export(model, new[] { 3, inputSize, inputSize }, Normalization.ImageNet, metadata);
         }
 
         static void PrintSummary(TextWriter o, PackedModel packed, bool perLayer)
@@ -128,8 +145,8 @@ namespace ReSTE.Samples
             var outPath = r.GetValue(PackedOut);
             var onnxPath = r.GetValue(OnnxOut);
             if (outPath is null && onnxPath is null) throw new ArgumentException("export needs --out <file.rbnn> (or --onnx <file.onnx>).");
-            var (model, name, source) = LoadTorchModel(r, allowRandom: true, o);
-            var packed = Pack(model, name, source);
+            var (model, name, source, inputSize) = LoadTorchModel(r, allowRandom: true, o);
+            var packed = Pack(model, name, source, inputSize);
             if (outPath is not null)
             {
                 PackedModelFile.Save(packed, outPath);
@@ -163,9 +180,10 @@ namespace ReSTE.Samples
             }
             else
             {
-                var (m, name, source) = LoadTorchModel(r, allowRandom: false, o);
+                var (m, name, source, inputSize) = LoadTorchModel(r, allowRandom: false, o);
+                if (inputSize != 32) throw new ArgumentException($"infer runs CIFAR-10 test images (32×32); '{name}' takes {inputSize}×{inputSize} inputs.");
                 model = m;
-                packed = Pack(m, name, source);
+                packed = Pack(m, name, source, inputSize);
                 o.WriteLine($"packed in memory: {source}");
             }
             PrintSummary(o, packed, r.GetValue(ShowSummary));

@@ -79,11 +79,22 @@ namespace ReSTE.Inference.Tests
         }
 
         [Fact]
-        public void Export_of_an_ImageNet_model_is_refused_naming_the_packable_ones()
+        public void Export_of_an_ImageNet_model_takes_its_input_size()
         {
-            var (code, _, err) = Run("export", "--model", "resnet18-imagenet", "--random-init", "--out", Path.Combine(_dir, "x.rbnn"));
-            Assert.Equal(2, code); // a usage error, before anything is built
-            Assert.Contains("'resnet18-imagenet' is an ImageNet definition; export takes resnet20, resnet20-bireal, resnet18, vgg-small", err);
+            var file = Path.Combine(_dir, "r18.rbnn");
+            var (code, output, err) = Run("export", "--model", "resnet18-imagenet", "--random-init", "--image-size", "64", "--out", file);
+            Assert.True(code == 0, err);
+            var model = PackedModelFile.Load(file);
+            Assert.Equal((3, 64, 64), (model.InputChannels, model.InputHeight, model.InputWidth));
+            Assert.Equal(2, PackedModelFile.RequiredVersion(model)); // the stem's padded max pool
+            Assert.Contains("11,690,536 parameters", output);
+
+            (code, _, err) = Run("export", "--model", "resnet20", "--random-init", "--image-size", "64", "--out", Path.Combine(_dir, "x.rbnn"));
+            Assert.Equal(1, code);
+            Assert.Contains("--image-size applies to the ImageNet models; 'resnet20' takes 32×32 inputs.", err);
+            (code, _, err) = Run("infer", "--packed", file, "--test-limit", "4");
+            Assert.Equal(1, code);
+            Assert.Contains("infer runs CIFAR-10 models (3×32×32 → 10)", err);
             Assert.False(File.Exists(Path.Combine(_dir, "x.rbnn")));
         }
 

@@ -168,7 +168,7 @@ namespace ReSTE.Onnx.Tests
         {
             var model = new PackedModel(3, 8, 8, new DeployOp[] { new GlobalAvgPoolOp("gap"), new LinearOp("head", 4, 2, new float[8], null) });
             var e = Assert.Throws<InvalidDataException>(() => OnnxExport.ToBytes(model));
-            Assert.Equal("head: takes 4 features; its input has 3.", e.Message);
+            Assert.Equal("head: takes 4 features; its input has 3 (3×1×1).", e.Message);
         }
 
         [Fact]

@@ -15,7 +15,8 @@ namespace ReSTE.Onnx.Tests
     /// <summary>
     /// User-style models built from TorchSharp modules and generated binary layers only (no export code), exported
     /// with <see cref="ModelExporter"/>, written as ONNX and run in ONNX Runtime against TorchSharp eval on CIFAR-10
-    /// test images: a binary MLP and a depthwise / grouped / dilated binary conv net with average pooling.
+    /// test images: a binary MLP, a depthwise / grouped / dilated binary conv net with average pooling, and the
+    /// sample's ImageNet ResNet-18 (a model with its own forward and a padded max pool) with 10 classes.
     /// </summary>
     public class UserModelTests
     {
@@ -47,11 +48,18 @@ namespace ReSTE.Onnx.Tests
         [Theory]
         [InlineData("binary MLP")]
         [InlineData("depthwise net")]
+        [InlineData("ImageNet ResNet-18")]
         public void A_user_model_in_ONNX_Runtime_matches_TorchSharp_eval_on_CIFAR10_test_images(string name)
         {
             const int count = 200;
             manual_seed(31);
-            var model = name == "binary MLP" ? Mlp() : DepthwiseNet();
+            // The ImageNet ResNet-18 (its stem's max pool is padded) with 10 classes, at 32×32, its smallest input.
+            var model = name switch
+            {
+                "binary MLP" => Mlp(),
+                "depthwise net" => DepthwiseNet(),
+                _ => ModelZoo.Create("resnet18-imagenet", ReSTE.Runtime.Estimator.ReSTE, binaryActivations: true, numClasses: 10),
+            };
             CifarModelTests.RandomizeBatchNorms(model, 31);
             model.eval();
             var packed = ModelExporter.Export(model, new[] { 3, 32, 32 }, Normalization.ImageNet);

@@ -287,11 +287,11 @@ namespace ReSTE.Inference.Engine
 
         int PlanMaxPool(MaxPool2dOp m, IReadOnlyList<DeployOp> ops, int i, List<Step> steps)
         {
-            int oh = (Shape.H - m.Kernel) / m.Stride + 1, ow = (Shape.W - m.Kernel) / m.Stride + 1;
-            if (Shape.H < m.Kernel || Shape.W < m.Kernel) throw Error(m, $"a {m.Kernel}×{m.Kernel} window does not fit a {Shape} input.");
+            int oh = m.OutputSize(Shape.H), ow = m.OutputSize(Shape.W);
+            if (oh < 1 || ow < 1) throw Error(m, $"a {m.Kernel}×{m.Kernel} window does not fit a {Shape} input" + (m.Padding > 0 ? $" padded by {m.Padding}." : "."));
             var outShape = new Shape(Shape.C, oh, ow);
             int outSlot = NewSlot(outShape.Length);
-            var step = new MaxPoolStep { In = CurrentSlot, Out = outSlot, InShape = Shape, OutShape = outShape, Kernel = m.Kernel, Stride = m.Stride };
+            var step = new MaxPoolStep { In = CurrentSlot, Out = outSlot, InShape = Shape, OutShape = outShape, Kernel = m.Kernel, Stride = m.Stride, Padding = m.Padding };
             Shape = outShape;
             return AddWithEpilogue(step, step.Epilogue, ops, i, steps);
         }

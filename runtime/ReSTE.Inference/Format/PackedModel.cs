@@ -246,19 +246,25 @@ namespace ReSTE.Inference.Format
     }
 
     /// <summary>
-    /// Max pooling over <see cref="Kernel"/>×<see cref="Kernel"/> windows every <see cref="Stride"/> pixels, no padding,
-    /// rounding the output size down (PyTorch's <c>max_pool2d(x, k, s)</c>).
+    /// Max pooling over <see cref="Kernel"/>×<see cref="Kernel"/> windows every <see cref="Stride"/> pixels, the input
+    /// padded by <see cref="Padding"/> pixels of −∞ on each side, rounding the output size down (PyTorch's
+    /// <c>max_pool2d(x, k, s, p)</c>; the ImageNet ResNets' stem pools 3×3, stride 2, padding 1). Padding needs format
+    /// version 2.
     /// </summary>
     public sealed class MaxPool2dOp : DeployOp
     {
-        public MaxPool2dOp(string name, int kernel, int stride) : base(name)
+        public MaxPool2dOp(string name, int kernel, int stride, int padding = 0) : base(name)
         {
             Check(kernel > 0 && stride > 0, name, $"kernel {kernel} and stride {stride} must be positive.");
-            Kernel = kernel; Stride = stride;
+            Check(padding >= 0 && padding <= kernel / 2, name, $"padding {padding} must be between 0 and half the kernel ({kernel / 2}), as PyTorch requires.");
+            Kernel = kernel; Stride = stride; Padding = padding;
         }
         public override OpKind Kind => OpKind.MaxPool2d;
         public int Kernel { get; }
         public int Stride { get; }
+        public int Padding { get; }
+        /// <summary>The output's height or width for an input of <paramref name="size"/>: ⌊(size + 2·padding − kernel) / stride⌋ + 1 (below 1: the window does not fit).</summary>
+        public int OutputSize(int size) => size + 2 * Padding < Kernel ? 0 : (size + 2 * Padding - Kernel) / Stride + 1;
     }
 
     /// <summary>

@@ -29,7 +29,7 @@ namespace ReSTE.Inference.Format
     /// <summary>
     /// Reads and writes packed models (<c>.rbnn</c>), format versions 1 and 2. All integers and floats little-endian.
     /// A file is written in the lowest version that holds its ops: version 1 unless it has a binary Linear, an average
-    /// pool, or a grouped or dilated binary convolution (version 2), so that a model using only version 1's ops gives
+    /// pool, a padded max pool, or a grouped or dilated binary convolution (version 2), so that a model using only version 1's ops gives
     /// the same bytes, readable by older readers. This reader reads both.
     /// <code>
     /// header, 64 bytes
@@ -62,7 +62,7 @@ namespace ReSTE.Inference.Format
     ///   8 GlobalAvgPool  (empty)
     ///   9 Linear         u32 in, out; u8 hasBias; f32[out·in] weight; f32[out] bias
     ///  10 Hardtanh       f32 min, f32 max
-    ///  11 MaxPool2d      u32 kernel, u32 stride                        (no padding, output size rounded down)
+    ///  11 MaxPool2d      u32 kernel, u32 stride [, u32 padding: version 2, only when not 0]   (output size rounded down)
     ///  12 ShortcutBranch (empty)   main path set aside; ops up to ResidualEnd run on the block's saved input
     /// version 2 only
     ///  13 BinaryLinear   u32 in, out; u8 flags (1 = binarizes activations, 2 = has zero mask, 4 = has bias);
@@ -79,7 +79,7 @@ namespace ReSTE.Inference.Format
         public const ushort MinVersion = 1;
 
         /// <summary>
-        /// The lowest format version that holds <paramref name="model"/>: 2 with a binary Linear, an average pool or a
+        /// The lowest format version that holds <paramref name="model"/>: 2 with a binary Linear, an average pool, a padded max pool or a
         /// grouped or dilated binary convolution, else 1.
         /// </summary>
         public static ushort RequiredVersion(PackedModel model)
@@ -93,6 +93,7 @@ namespace ReSTE.Inference.Format
         static ushort RequiredVersion(DeployOp op) => op switch
         {
             BinaryLinearOp or AvgPool2dOp => 2,
+            MaxPool2dOp { Padding: not 0 } => 2,
             BinaryConv2dOp b when b.Groups != 1 || b.Dilation != 1 => 2,
             _ => 1,
         };
@@ -210,6 +211,7 @@ namespace ReSTE.Inference.Format
                         break;
                     case MaxPool2dOp m:
                         w.Write((uint)m.Kernel); w.Write((uint)m.Stride);
+                        if (m.Padding != 0) w.Write((uint)m.Padding);
                         break;
                     case AvgPool2dOp a:
                         w.Write((uint)a.Kernel); w.Write((uint)a.Stride);
@@ -416,7 +418,14 @@ namespace ReSTE.Inference.Format
                     op = new ResidualEndOp(name, (ShortcutKind)r.U8(where), r.Count(where), r.Count(where), r.Count(where));
                     break;
                 case OpKind.GlobalAvgPool: op = new GlobalAvgPoolOp(name); break;
-                case OpKind.MaxPool2d: op = new MaxPool2dOp(name, r.Count(where), r.Count(where)); break;
+                case OpKind.MaxPool2d:
+                {
+                    int kernel = r.Count(where), stride = r.Count(where);
+                    int padding = payload.Length > 8 ? r.Count(where) : 0;
+                    if (padding == 0 && payload.Length > 8) throw new ArgumentException("a max pool's padding is recorded as 0 (it is recorded only when not 0).");
+                    op = new MaxPool2dOp(name, kernel, stride, padding);
+                    break;
+                }
                 case OpKind.ShortcutBranch: op = new ShortcutBranchOp(name); break;
                 case OpKind.Linear:
                 {

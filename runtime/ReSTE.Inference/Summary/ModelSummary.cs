@@ -132,8 +132,8 @@ namespace ReSTE.Inference.Summary
                             "-", S(), 0, 0, 0, 0, 0));
                         break;
                     case MaxPool2dOp m:
-                        h = (h - m.Kernel) / m.Stride + 1;
-                        w = (w - m.Kernel) / m.Stride + 1;
+                        h = m.OutputSize(h);
+                        w = m.OutputSize(w);
                         rows.Add(new LayerSummary(op.Name, "MaxPool2d", "-", S(), 0, 0, 0, 0, 0));
                         break;
                     case ReLUOp:

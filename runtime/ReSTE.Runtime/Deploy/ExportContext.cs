@@ -86,8 +86,8 @@ namespace ReSTE.Runtime.Deploy
         /// <summary>clamp(x, min, max), as <c>nn.functional.hardtanh</c>.</summary>
         public void Hardtanh(string local = "hardtanh", float min = -1, float max = 1) => Emit(new HardtanhOp(Name(local), min, max));
 
-        /// <summary><c>max_pool2d(x, kernel, stride)</c> without padding.</summary>
-        public void MaxPool2d(string local, int kernel, int stride) => Emit(new MaxPool2dOp(Name(local), kernel, stride));
+        /// <summary><c>max_pool2d(x, kernel, stride, padding)</c> (padding of −∞, at most half the kernel).</summary>
+        public void MaxPool2d(string local, int kernel, int stride, int padding = 0) => Emit(new MaxPool2dOp(Name(local), kernel, stride, padding));
 
         /// <summary><c>avg_pool2d(x, kernel, stride)</c> without padding; a window covering the whole map is the global average pool.</summary>
         public void AvgPool2d(string local, int kernel, int stride)

@@ -71,13 +71,13 @@ namespace ReSTE.Runtime.Deploy
             });
             Add<MaxPool2d>((p, ctx) =>
             {
-                var (k, s) = PoolGeometry(ctx, "MaxPool2d", p.kernel_size, p.stride, p.padding, p.ceil_mode);
+                var (k, s, pad) = PoolGeometry(ctx, "MaxPool2d", p.kernel_size, p.stride, p.padding, p.ceil_mode, paddingAllowed: true);
                 if (p.dilation is { } d && d.Any(v => v != 1)) throw ctx.Error($"MaxPool2d dilation ({string.Join(", ", d)}) is not exportable (only 1).");
-                ctx.Emit(new Inference.Format.MaxPool2dOp(ctx.Path, k, s));
+                ctx.Emit(new Inference.Format.MaxPool2dOp(ctx.Path, k, s, pad));
             });
             Add<AvgPool2d>((p, ctx) =>
             {
-                var (k, s) = PoolGeometry(ctx, "AvgPool2d", p.kernel_size, p.stride, p.padding, p.ceil_mode);
+                var (k, s, _) = PoolGeometry(ctx, "AvgPool2d", p.kernel_size, p.stride, p.padding, p.ceil_mode, paddingAllowed: false);
                 if (p.divisor_override is not null) throw ctx.Error($"AvgPool2d divisor_override {p.divisor_override} is not exportable.");
                 if (k == ctx.Height && k == ctx.Width && s >= k) ctx.Emit(new Inference.Format.GlobalAvgPoolOp(ctx.Path));
                 else ctx.Emit(new Inference.Format.AvgPool2dOp(ctx.Path, k, s));
@@ -108,15 +108,17 @@ namespace ReSTE.Runtime.Deploy
             return y[0] == min && y[1] == max;
         }
 
-        static (int Kernel, int Stride) PoolGeometry(ExportContext ctx, string kind, long[] kernel, long[]? stride, long[]? padding, bool ceilMode)
+        static (int Kernel, int Stride, int Padding) PoolGeometry(ExportContext ctx, string kind, long[] kernel, long[]? stride, long[]? padding, bool ceilMode, bool paddingAllowed)
         {
             long k = kernel[0];
             if (kernel.Any(v => v != k)) throw ctx.Error($"{kind} kernel ({string.Join(", ", kernel)}) is not square; not exportable.");
             long s = stride is null || stride.Length == 0 ? k : stride[0];
             if (stride is not null && stride.Any(v => v != s)) throw ctx.Error($"{kind} stride ({string.Join(", ", stride)}) differs per axis; not exportable.");
-            if (padding is not null && padding.Any(v => v != 0)) throw ctx.Error($"{kind} padding ({string.Join(", ", padding)}) is not exportable (only 0).");
+            long pad = padding is null || padding.Length == 0 ? 0 : padding[0];
+            if (padding is not null && padding.Any(v => v != pad)) throw ctx.Error($"{kind} padding ({string.Join(", ", padding)}) differs per axis; not exportable.");
+            if (pad != 0 && !paddingAllowed) throw ctx.Error($"{kind} padding ({string.Join(", ", padding!)}) is not exportable (only 0).");
             if (ceilMode) throw ctx.Error($"{kind} with ceil_mode is not exportable.");
-            return ((int)k, (int)s);
+            return ((int)k, (int)s, (int)pad);
         }
     }
 }

@@ -77,7 +77,7 @@ namespace ReSTE.Runtime.Deploy
                     Shape = (b.OutChannels, b.OutputSize(h, b.KernelH), b.OutputSize(w, b.KernelW));
                     break;
                 case BatchNormOp bn when bn.Channels != c: Fail($"{bn.Channels} channels for a {c}×{h}×{w} input."); break;
-                case MaxPool2dOp m: Shape = (c, (h - m.Kernel) / m.Stride + 1, (w - m.Kernel) / m.Stride + 1); break;
+                case MaxPool2dOp m: Shape = (c, m.OutputSize(h), m.OutputSize(w)); break;
                 case AvgPool2dOp a: Shape = (c, (h - a.Kernel) / a.Stride + 1, (w - a.Kernel) / a.Stride + 1); break;
                 case GlobalAvgPoolOp: Shape = (c, 1, 1); break;
                 case LinearOp l:

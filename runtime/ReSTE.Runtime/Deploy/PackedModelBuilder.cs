@@ -93,7 +93,7 @@ namespace ReSTE.Runtime.Deploy
         public PackedModelBuilder ShortcutBranch(string name) => Add(new ShortcutBranchOp(name));
 
         /// <summary>PyTorch's <c>max_pool2d(x, kernel, stride)</c> (no padding).</summary>
-        public PackedModelBuilder MaxPool(string name, int kernel, int stride) => Add(new MaxPool2dOp(name, kernel, stride));
+        public PackedModelBuilder MaxPool(string name, int kernel, int stride, int padding = 0) => Add(new MaxPool2dOp(name, kernel, stride, padding));
 
         /// <summary>PyTorch's <c>avg_pool2d(x, kernel, stride)</c> (no padding).</summary>
         public PackedModelBuilder AvgPool(string name, int kernel, int stride) => Add(new AvgPool2dOp(name, kernel, stride));

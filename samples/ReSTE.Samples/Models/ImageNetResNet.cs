@@ -61,9 +61,10 @@ namespace ReSTE.Samples.Models
     /// <summary>
     /// ResNet-18 / ResNet-34 for ImageNet with Bi-Real blocks: 7×7 stride-2 stem 3→64 (full precision) → ReLU → BN,
     /// 3×3 max-pool; stages of 64/128/256/512 channels ([2,2,2,2] or [3,4,6,3] blocks); head average pool →
-    /// BatchNorm1d(512) → Linear(512, 1000). 11,690,536 and 21,798,696 parameters. Definitions only: no ImageNet here.
+    /// BatchNorm1d(512) → Linear(512, 1000). 11,690,536 and 21,798,696 parameters. Trained on an image folder
+    /// (`train --dataset folder`); exported at any input size whose maps stay at least 1×1 (224×224 for ImageNet).
     /// </summary>
-    public sealed class ImageNetResNet : nn.Module<Tensor, Tensor>
+    public sealed class ImageNetResNet : nn.Module<Tensor, Tensor>, IExportable
     {
         private readonly Conv2d conv1;
         private readonly BatchNorm2d bn1;
@@ -106,6 +107,18 @@ namespace ReSTE.Samples.Models
             h = layer4.forward(layer3.forward(layer2.forward(layer1.forward(h))));
             h = nn.functional.adaptive_avg_pool2d(h, 1).flatten(1);
             return fc.forward(bn2.forward(h)).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>The stem (7×7 convolution, ReLU, BN, 3×3 max pool of stride 2 padded by 1), the stages, the head.</summary>
+        public void Export(ExportContext ctx)
+        {
+            ctx.SetMetadata("architecture", "imagenet-resnet-bireal");
+            ctx.SetMetadata("blocks", layer1.Count + layer2.Count + layer3.Count + layer4.Count);
+            ctx.Export(conv1); ctx.ReLU("relu"); ctx.Export(bn1);
+            ctx.MaxPool2d("maxpool", 3, 2, padding: 1);
+            ctx.Export(layer1); ctx.Export(layer2); ctx.Export(layer3); ctx.Export(layer4);
+            ctx.GlobalAvgPool("avgpool"); ctx.Flatten();
+            ctx.Export(bn2); ctx.Export(fc);
         }
     }
 }
