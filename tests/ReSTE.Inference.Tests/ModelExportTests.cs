@@ -162,9 +162,9 @@ namespace ReSTE.Inference.Tests
         [Fact]
         public void Pooling_the_format_cannot_state_is_refused_naming_the_module()
         {
-            var model = Seq(("conv", nn.Conv2d(3, 4, 3)), ("head", Seq(("pool", nn.MaxPool2d(3, 2, 1)))));
+            var model = Seq(("conv", nn.Conv2d(3, 4, 3)), ("head", Seq(("pool", nn.AvgPool2d(3, 2, 1)))));
             var e = Assert.Throws<NotSupportedException>(() => ModelExporter.Export(model, new[] { 3, 9, 9 }));
-            Assert.Equal("head.pool: MaxPool2d padding (1, 1) is not exportable (only 0).", e.Message);
+            Assert.Equal("head.pool: AvgPool2d padding (1, 1) is not exportable (only 0).", e.Message);
 
             var grouped = Seq(("conv", nn.Conv2d(4, 4, 3, groups: 2)));
             e = Assert.Throws<NotSupportedException>(() => ModelExporter.Export(grouped, new[] { 4, 9, 9 }));
