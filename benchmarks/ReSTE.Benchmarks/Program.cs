@@ -12,6 +12,7 @@ namespace ReSTE.Benchmarks
     /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --quick                  (a Stopwatch pass, no BenchmarkDotNet)
     /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --new-ops                (binary Linear, 1W/32A: Stopwatch)
     /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --data-pipeline [N] [R]  (image-folder decode + transform: Stopwatch)
+    /// dotnet run -c Release --project benchmarks/ReSTE.Benchmarks -- --steps model.rbnn [N]   (µs per image per engine step, one thread)
     /// </summary>
     public static class Program
     {
@@ -23,6 +24,7 @@ namespace ReSTE.Benchmarks
             if (args.Length > 0 && args[0] == "--new-ops") { NewOps.Run(); return; }
             if (args.Length > 0 && args[0] == "--data-pipeline") { DataPipeline.Run(args[1..]); return; }
             if (args.Length > 0 && args[0] == "--checkpoint") { CheckpointCost.Run(args[1..]); return; }
+            if (args.Length is 2 or 3 && args[0] == "--steps") { StepProfile.Run(args[1], args.Length == 3 ? int.Parse(args[2]) : 1000); return; }
             if (args.Length == 3 && args[0] == "--layer") { Phases.Layer(int.Parse(args[1]), int.Parse(args[2])); return; }
             // In process: BenchmarkDotNet's generated project would not carry libtorch's native libraries (nor the
             // libstdc++ compatibility patch of libLibTorchSharp.so) that this app's output folder holds.

@@ -137,6 +137,9 @@ namespace ReSTE.Inference.Engine
             foreach (var step in _steps) step.Run(ws, n);
         }
 
+        /// <summary>Runs step <paramref name="index"/> alone on the group in <paramref name="ws"/> (a per-step profile times each).</summary>
+        internal void RunStep(Workspace ws, int index, int n) => _steps[index].Run(ws, n);
+
         /// <summary>The index of the largest value (the first one on ties).</summary>
         public static int ArgMax(ReadOnlySpan<float> values)
         {
