@@ -35,14 +35,27 @@ namespace ReSTE.Inference.Engine
     /// </summary>
     internal static class KernelSelection
     {
+        /// <summary>
+        /// AVX2 without hardware 512-bit vectors (e.g. AMD Zen 1–3, Intel client CPUs): the 256-bit paths below run where
+        /// the Vector512 code would otherwise run on .NET's software vectors. False wherever Vector512 is accelerated,
+        /// so the AVX-512 paths are unchanged.
+        /// </summary>
+        public static bool Avx2Paths => !Vector512.IsHardwareAccelerated && Avx2.IsSupported;
+
         /// <summary>Sign bits of 16 floats per compare in the generic builder's sign streams (else one float at a time).</summary>
         public static bool VectorSignStream => Vector512.IsHardwareAccelerated;
 
-        /// <summary>The row-aligned plane builder (its shifts are 512-bit vector shifts).</summary>
-        public static bool AlignedPlanes => Vector512.IsHardwareAccelerated;
+        /// <summary>Sign bits of 8 floats per vcmpps + vmovmskps (AVX2) in sign streams and sign bytes.</summary>
+        public static bool Avx2SignBits => Avx2Paths;
 
-        /// <summary>The stride-2 phase builder (512-bit shifts and BMI2's pext to split even and odd pixels).</summary>
-        public static bool HalvedPlanes => Vector512.IsHardwareAccelerated && Bmi2.X64.IsSupported;
+        /// <summary>The row-aligned plane builder (its shifts are 512-bit vector shifts, or 256-bit ones with AVX2).</summary>
+        public static bool AlignedPlanes => Vector512.IsHardwareAccelerated || Avx2Paths;
+
+        /// <summary>The stride-2 phase builder (512-bit or, with AVX2, 256-bit shifts and BMI2's pext to split even and odd pixels).</summary>
+        public static bool HalvedPlanes => (Vector512.IsHardwareAccelerated || Avx2Paths) && Bmi2.X64.IsSupported;
+
+        /// <summary>Row shifts of the aligned and halved builders 32 bytes per vector (AVX2), not 64 (Vector512).</summary>
+        public static bool Avx2RowShifts => Avx2Paths;
 
         /// <summary>pext for every Stride-th bit of a row in the generic builder (else a loop over the mask's bits).</summary>
         public static bool BitExtract => Bmi2.X64.IsSupported;
@@ -52,6 +65,9 @@ namespace ReSTE.Inference.Engine
 
         /// <summary>Carry-save adders and lane selection as one vpternlogq each (else 5 and 3 logic ops).</summary>
         public static bool TernaryLogic => Avx512F.IsSupported;
+
+        /// <summary>Harley–Seal counting on 256-bit halves of each 512-pixel vector, in registers (else Vector512 in software).</summary>
+        public static bool Avx2Counting => Avx2Paths;
 
         /// <summary>A 2-word lane broadcast with vbroadcasti64x2 (else through a Vector128).</summary>
         public static bool Broadcast128 => Avx512DQ.IsSupported;
@@ -67,8 +83,20 @@ namespace ReSTE.Inference.Engine
         public static bool FastTranspose => false;
 #endif
 
+        /// <summary>Counter planes → counts 32 pixels per vector with vpshufb + vpcmpeqb (AVX2; else bit by bit per pixel).</summary>
+        public static bool Avx2Transpose => Avx2Paths;
+
         /// <summary>The output transform (dot·β and the epilogue) 16 pixels per vector (else pixel by pixel).</summary>
         public static bool VectorOutputTransform => Avx512F.IsSupported;
+
+        /// <summary>The output transform 8 pixels per vector (AVX2 and FMA: one rounding, as the scalar path).</summary>
+        public static bool Avx2OutputTransform => Avx2Paths && Fma.IsSupported;
+
+        /// <summary>Element-wise ops, shortcut adds and the fp32 convolutions on Vector256 (else Vector512, in software without AVX-512).</summary>
+        public static bool Avx2Float => Avx2Paths && Fma.IsSupported;
+
+        /// <summary>2×2 max pooling with stride 2, 8 outputs per vector with AVX2 (else one at a time).</summary>
+        public static bool Avx2MaxPool => Avx2Paths;
 
         /// <summary>A stride-2 option-A shortcut picks every second float with vpermt2ps (else one float at a time).</summary>
         public static bool StridedShortcutPermute => Avx512F.IsSupported;
@@ -111,8 +139,9 @@ namespace ReSTE.Inference.Engine
             $"Vector512 {YesNo(Vector512.IsHardwareAccelerated)}, Vector256 {YesNo(Vector256.IsHardwareAccelerated)}, AVX-512F {YesNo(Avx512F.IsSupported)}, "
             + $"AVX2 {YesNo(Avx2.IsSupported)}, BMI2 {YesNo(Bmi2.X64.IsSupported)}; plane builders: generic"
             + (AlignedPlanes ? ", aligned" : "") + (HalvedPlanes ? ", halved" : "")
-            + $"; counting: {(TernaryLogic ? "vpternlogq" : "portable")} carry-save adders; transpose: {(FastTranspose ? "vpermb + gf2p8affineqb" : "portable")}"
-            + $"; output transform: {(VectorOutputTransform ? "16 pixels per vector" : "scalar")}";
+            + $"; counting: {(TernaryLogic ? "vpternlogq" : Avx2Counting ? "AVX2" : "portable")} carry-save adders; transpose: {(FastTranspose ? "vpermb + gf2p8affineqb" : Avx2Transpose ? "vpshufb + vpcmpeqb" : "portable")}"
+            + $"; output transform: {(VectorOutputTransform ? "16 pixels per vector" : Avx2OutputTransform ? "8 pixels per vector" : "scalar")}"
+            + (Avx2Float ? "; element-wise ops, fp32 convolutions and 2×2 max pooling on Vector256" : "");
 
         static string YesNo(bool b) => b ? "yes" : "no";
     }

@@ -10,8 +10,9 @@ namespace ReSTE.Inference.Tests.Kernels
 {
     /// <summary>
     /// Harley–Seal counting (Engine/BConv2d/HarleySeal.cs) against a naive popcount: per bit position of 512, how many of
-    /// n input vectors have it set, read back from the bit-sliced counter planes. Runs the carry-save adders the machine
-    /// selects (<see cref="KernelSelection.TernaryLogic"/>); CI's legs without AVX-512 run the portable ones.
+    /// n input vectors have it set, read back from the bit-sliced counter planes. Runs the counting the machine selects
+    /// (<see cref="KernelSelection.TernaryLogic"/>, <see cref="KernelSelection.Avx2Counting"/>; CI's leg without
+    /// intrinsics runs the portable one), and the AVX2 count (<see cref="HarleySeal256"/>) directly where the CPU has AVX2.
     /// </summary>
     public unsafe class HarleySealTests
     {
@@ -88,6 +89,47 @@ namespace ReSTE.Inference.Tests.Kernels
             Assert.Equal(NaiveCounts(inputs, order), Decode(planes, bits));
         }
 
+        [IsaTheory(Isa.Avx2)]
+        [MemberData(nameof(Counts))]
+        public void The_AVX2_count_gives_a_naive_popcount_per_bit(int n, double density)
+        {
+            // HarleySeal256 called directly (the engine selects it without AVX-512): strided, then indexed inputs.
+            var rng = new Random(n * 23 + (int)(density * 100));
+            var inputs = new Vector512<ulong>[Math.Max(1, 2 * n)];
+            for (int i = 0; i < inputs.Length; i++) inputs[i] = RandomVector(rng, density);
+            var strided = new List<int>();
+            for (int i = 0; i < n; i++) strided.Add(2 * i);
+            var indexed = new List<int>();
+            var offsets = new int[Math.Max(1, n)];
+            for (int i = 0; i < n; i++) { indexed.Add(rng.Next(inputs.Length)); offsets[i] = 64 * indexed[i]; }
+            int bits = BitPlaneConv.BitLength(n);
+            var planes = stackalloc Vector512<ulong>[16];
+            for (int k = 0; k < 16; k++) planes[k] = Vector512<ulong>.AllBitsSet; // stale counts must not survive
+            fixed (Vector512<ulong>* x = inputs)
+            {
+                HarleySeal256.Count(new HarleySeal.StridedInputs(x, 2), n, planes, bits);
+                Assert.Equal(NaiveCounts(inputs, strided), Decode(planes, bits));
+                fixed (int* o = offsets) HarleySeal256.Count(new HarleySeal.IndexedInputs(x, o), n, planes, bits);
+                Assert.Equal(NaiveCounts(inputs, indexed), Decode(planes, bits));
+            }
+        }
+
+        [IsaFact(Isa.Avx2)]
+        public void An_AVX2_carry_save_adder_adds_three_bits_per_position()
+        {
+            var rng = new Random(6);
+            for (int round = 0; round < 50; round++)
+            {
+                Vector256<ulong> l = RandomVector(rng, 0.5).GetLower(), a = RandomVector(rng, 0.5).GetUpper(), b = RandomVector(rng, 0.5).GetLower(), l0 = l;
+                HarleySeal256.Csa(out var h, ref l, a, b);
+                for (int p = 0; p < 256; p++)
+                {
+                    int Bit(Vector256<ulong> v) => (int)((v.GetElement(p >> 6) >> (p & 63)) & 1);
+                    Assert.Equal(Bit(l0) + Bit(a) + Bit(b), Bit(l) + 2 * Bit(h));
+                }
+            }
+        }
+
         [Fact]
         public void The_counter_planes_are_as_many_as_the_largest_count_needs()
         {
@@ -118,7 +160,8 @@ namespace ReSTE.Inference.Tests.Kernels
 
     /// <summary>
     /// The counter transpose (Engine/BConv2d/CounterTranspose.cs): bit-sliced counter planes → 512 counts, against
-    /// reading the bits one by one; the portable path everywhere, the vpermb + gf2p8affineqb path where the CPU has it.
+    /// reading the bits one by one; the portable path everywhere, the AVX2 one (vpshufb + vpcmpeqb) and the vpermb +
+    /// gf2p8affineqb one where the CPU has them.
     /// </summary>
     public unsafe class CounterTransposeTests
     {
@@ -127,7 +170,11 @@ namespace ReSTE.Inference.Tests.Kernels
             for (int bits = 1; bits <= 16; bits++) yield return new object[] { bits };
         }
 
-        static ushort[] Transposed(int bits, bool simd, out ushort[] expected)
+        static ushort[] Transposed(int bits, bool simd, out ushort[] expected) => Transposed(bits, out expected, (planes, c) => CounterTranspose.ToCounts(planes, bits, c, simd));
+
+        delegate void Transpose(Vector512<ulong>* planes, ushort* counts);
+
+        static ushort[] Transposed(int bits, out ushort[] expected, Transpose transpose)
         {
             var rng = new Random(bits);
             var planes = stackalloc Vector512<ulong>[16];
@@ -142,7 +189,7 @@ namespace ReSTE.Inference.Tests.Kernels
                 for (int k = 0; k < bits; k++) expected[p] |= (ushort)(((planes[k].GetElement(p >> 6) >> (p & 63)) & 1) << k);
             var counts = new ushort[512 + 16];
             Array.Fill(counts, (ushort)0xBEEF);
-            fixed (ushort* c = counts) CounterTranspose.ToCounts(planes, bits, c, simd);
+            fixed (ushort* c = counts) transpose(planes, c);
             for (int p = 512; p < counts.Length; p++) Assert.Equal(0xBEEF, counts[p]);
             return counts.AsSpan(0, 512).ToArray();
         }
@@ -152,6 +199,14 @@ namespace ReSTE.Inference.Tests.Kernels
         public void The_portable_transpose_gives_each_pixels_count(int bits)
         {
             var actual = Transposed(bits, simd: false, out var expected);
+            Assert.Equal(expected, actual);
+        }
+
+        [IsaTheory(Isa.Avx2)]
+        [MemberData(nameof(Bits))]
+        public void The_AVX2_vpshufb_vpcmpeqb_transpose_gives_each_pixels_count(int bits)
+        {
+            var actual = Transposed(bits, out var expected, (planes, c) => CounterTranspose256.ToCounts(planes, bits, c));
             Assert.Equal(expected, actual);
         }
 

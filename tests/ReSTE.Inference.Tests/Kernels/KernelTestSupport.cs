@@ -17,6 +17,10 @@ namespace ReSTE.Inference.Tests.Kernels
         Avx512F,
         /// <summary>BMI2's pext (the stride-2 phase builder).</summary>
         Bmi2,
+        /// <summary>AVX2 (the 256-bit count and transpose, called directly also where AVX-512 is selected).</summary>
+        Avx2,
+        /// <summary>A process without AVX-512F (an AVX2-only CPU, or <c>DOTNET_EnableAVX512F=0</c> / <c>DOTNET_EnableHWIntrinsic=0</c>).</summary>
+        WithoutAvx512,
     }
 
     static class IsaCheck
@@ -25,6 +29,8 @@ namespace ReSTE.Inference.Tests.Kernels
         {
             Isa.FastTranspose => KernelSelection.FastTranspose,
             Isa.Avx512F => Avx512F.IsSupported,
+            Isa.Avx2 => Avx2.IsSupported,
+            Isa.WithoutAvx512 => !Avx512F.IsSupported,
             _ => Bmi2.X64.IsSupported,
         };
 

@@ -433,6 +433,12 @@ namespace ReSTE.Inference.Engine.BConv2d
         /// <summary>M = P | N for <paramref name="vectors"/> vectors (P, then N, then M in the tap buffer).</summary>
         static void OrPlanes(Vector512<ulong>* taps, int vectors)
         {
+            if (KernelSelection.Avx2Counting)
+            {
+                var t = (Vector256<ulong>*)taps;
+                for (int i = 0; i < 2 * vectors; i++) t[4 * vectors + i] = t[i] | t[2 * vectors + i];
+                return;
+            }
             for (int i = 0; i < vectors; i++) taps[2 * vectors + i] = taps[i] | taps[vectors + i];
         }
 

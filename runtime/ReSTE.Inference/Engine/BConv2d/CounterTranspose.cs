@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace ReSTE.Inference.Engine.BConv2d
 {
-    /// <summary>Bit-sliced counter planes → one integer count per pixel (vpermb + gf2p8affineqb, or a portable loop).</summary>
+    /// <summary>Bit-sliced counter planes → one integer count per pixel (vpermb + gf2p8affineqb, AVX2's <see cref="CounterTranspose256"/>, or a portable loop).</summary>
     internal static unsafe class CounterTranspose
     {
         // ------------------------------------------------------------------ counter planes → integers
@@ -58,6 +58,11 @@ namespace ReSTE.Inference.Engine.BConv2d
                     (l0 | (h0 << 8)).Store(counts + q * 64);
                     (l1 | (h1 << 8)).Store(counts + q * 64 + 32);
                 }
+                return;
+            }
+            if (simd && KernelSelection.Avx2Transpose)
+            {
+                CounterTranspose256.ToCounts(planes, bits, counts);
                 return;
             }
             for (int p = 0; p < 512; p++)

@@ -16,6 +16,8 @@ namespace ReSTE.Inference.Engine.BConv2d
         internal interface IInputs
         {
             Vector512<ulong> this[int i] { get; }
+            /// <summary>Half <paramref name="h"/> (0: words 0–3, 1: words 4–7) of input i, for the 256-bit count (<see cref="HarleySeal256"/>).</summary>
+            Vector256<ulong> Half(int i, int h);
             void Advance(int n);
         }
 
@@ -26,6 +28,7 @@ namespace ReSTE.Inference.Engine.BConv2d
             int* _offsets;
             public IndexedInputs(Vector512<ulong>* b, int* offsets) { _base = (byte*)b; _offsets = offsets; }
             public readonly Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => *(Vector512<ulong>*)(_base + _offsets[i]); }
+            [MethodImpl(MethodImplOptions.AggressiveInlining)] public readonly Vector256<ulong> Half(int i, int h) => *(Vector256<ulong>*)(_base + _offsets[i] + 32 * h);
             [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Advance(int n) => _offsets += n;
         }
 
@@ -36,6 +39,7 @@ namespace ReSTE.Inference.Engine.BConv2d
             readonly int _stride;
             public StridedInputs(Vector512<ulong>* b, int stride) { _base = b; _stride = stride; }
             public readonly Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _base[i * _stride]; }
+            [MethodImpl(MethodImplOptions.AggressiveInlining)] public readonly Vector256<ulong> Half(int i, int h) => ((Vector256<ulong>*)(_base + (long)i * _stride))[h];
             [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Advance(int n) => _base += (long)n * _stride;
         }
 
@@ -98,6 +102,11 @@ namespace ReSTE.Inference.Engine.BConv2d
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static void Count<T>(T x, int n, Vector512<ulong>* planes, int bits) where T : struct, IInputs
         {
+            if (KernelSelection.Avx2Counting)
+            {
+                HarleySeal256.Count(x, n, planes, bits);
+                return;
+            }
             for (int k = 0; k < bits; k++) planes[k] = Vector512<ulong>.Zero;
             Vector512<ulong> ones = default, twos = default, fours = default, eights = default, sixteens = default;
             int i = 0;

@@ -76,12 +76,15 @@ namespace ReSTE.Inference.Engine.BConv2d
         {
             static abstract int Words { get; }
             static abstract Vector512<ulong> Broadcast(ulong* plane);
+            /// <summary>The plane broadcast to the 4 words of a 256-bit half (the halves of <see cref="Broadcast"/> are equal).</summary>
+            static abstract Vector256<ulong> Broadcast256(ulong* plane);
         }
 
         readonly struct Lane1 : ILane
         {
             public static int Words => 1;
             public static Vector512<ulong> Broadcast(ulong* plane) => Vector512.Create(*plane);
+            public static Vector256<ulong> Broadcast256(ulong* plane) => Vector256.Create(*plane);
         }
 
         readonly struct Lane2 : ILane
@@ -90,6 +93,8 @@ namespace ReSTE.Inference.Engine.BConv2d
             // One vbroadcasti64x2 from memory (Vector512.Create of a Vector256 went through the stack).
             public static Vector512<ulong> Broadcast(ulong* plane) =>
                 KernelSelection.Broadcast128 ? Avx512DQ.BroadcastVector128ToVector512(plane) : Broadcast2(Vector128.Load(plane));
+
+            public static Vector256<ulong> Broadcast256(ulong* plane) => Avx2.BroadcastVector128ToVector256(plane);
 
 #if NET9_0_OR_GREATER
             static Vector512<ulong> Broadcast2(Vector128<ulong> q) => Vector512.Create(Vector256.Create(q));
@@ -101,6 +106,7 @@ namespace ReSTE.Inference.Engine.BConv2d
         readonly struct Lane4 : ILane
         {
             public static int Words => 4;
+            public static Vector256<ulong> Broadcast256(ulong* plane) => Vector256.Load(plane);
             // A load and one vinserti64x4. (Vector512.Create of the Vector256 took two inserts and a spill; the
             // vbroadcasti64x4 intrinsic, BroadcastVector256ToVector512, computed wrong counts here once inlined.)
             public static Vector512<ulong> Broadcast(ulong* plane)
@@ -130,6 +136,11 @@ namespace ReSTE.Inference.Engine.BConv2d
                 [MethodImpl(MethodImplOptions.AggressiveInlining)]
                 get => Select(_lut[_bits[i]], TLane.Broadcast(_p + i * TLane.Words), TLane.Broadcast(_n + i * TLane.Words));
             }
+            /// <summary>Half h: the lanes' selection of the same two broadcast planes (vblendvpd on the table's all-ones lanes).</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public readonly Vector256<ulong> Half(int i, int h) =>
+                Avx.BlendVariable(TLane.Broadcast256(_n + i * TLane.Words).AsDouble(), TLane.Broadcast256(_p + i * TLane.Words).AsDouble(),
+                    ((Vector256<ulong>*)(_lut + _bits[i]))[h].AsDouble()).AsUInt64();
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
             public void Advance(int n)
             {
@@ -145,6 +156,7 @@ namespace ReSTE.Inference.Engine.BConv2d
             ulong* _p;
             public BroadcastPlanes(ulong* p) { _p = p; }
             public readonly Vector512<ulong> this[int i] { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TLane.Broadcast(_p + i * TLane.Words); }
+            [MethodImpl(MethodImplOptions.AggressiveInlining)] public readonly Vector256<ulong> Half(int i, int h) => TLane.Broadcast256(_p + i * TLane.Words);
             [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Advance(int n) => _p += n * TLane.Words;
         }
 
