@@ -40,13 +40,21 @@ namespace ReSTE.Inference.Engine
                 switch (op.Kind)
                 {
                     case PointwiseKind.Relu:
-                        for (; i + 16 <= n; i += 16) Vector512.Max(Vector512.Load(plane + i), Vector512<float>.Zero).Store(plane + i);
+                        if (KernelSelection.Avx2Float)
+                            for (; i + 8 <= n; i += 8) Vector256.Max(Vector256.Load(plane + i), Vector256<float>.Zero).Store(plane + i);
+                        else
+                            for (; i + 16 <= n; i += 16) Vector512.Max(Vector512.Load(plane + i), Vector512<float>.Zero).Store(plane + i);
                         for (; i < n; i++) plane[i] = plane[i] > 0 ? plane[i] : 0;
                         break;
                     case PointwiseKind.Clamp:
                     {
                         float lo = op.Lo, hi = op.Hi;
                         var vlo = Vector512.Create(lo); var vhi = Vector512.Create(hi);
+                        if (KernelSelection.Avx2Float)
+                        {
+                            var wlo = Vector256.Create(lo); var whi = Vector256.Create(hi);
+                            for (; i + 8 <= n; i += 8) Vector256.Min(Vector256.Max(Vector256.Load(plane + i), wlo), whi).Store(plane + i);
+                        }
                         for (; i + 16 <= n; i += 16) Vector512.Min(Vector512.Max(Vector512.Load(plane + i), vlo), vhi).Store(plane + i);
                         for (; i < n; i++) { float v = plane[i]; plane[i] = v < lo ? lo : v > hi ? hi : v; }
                         break;
@@ -55,6 +63,11 @@ namespace ReSTE.Inference.Engine
                     {
                         float a = op.A![c], b = op.B![c];
                         var va = Vector512.Create(a); var vb = Vector512.Create(b);
+                        if (KernelSelection.Avx2Float)
+                        {
+                            var wa = Vector256.Create(a); var wb = Vector256.Create(b);
+                            for (; i + 8 <= n; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(plane + i), wa, wb).Store(plane + i);
+                        }
                         for (; i + 16 <= n; i += 16) Vector512.FusedMultiplyAdd(Vector512.Load(plane + i), va, vb).Store(plane + i);
                         for (; i < n; i++) plane[i] = MathF.FusedMultiplyAdd(plane[i], a, b);
                         break;

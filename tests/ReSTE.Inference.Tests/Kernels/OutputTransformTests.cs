@@ -10,7 +10,8 @@ namespace ReSTE.Inference.Tests.Kernels
     /// The output transform (Engine/BConv2d/OutputTransform.cs: dot·β with one rounding, the fused element-wise ops, an
     /// identity shortcut) against <see cref="Reference.Output"/> on the reference dots: the same floats, bit for bit, in
     /// the set-counting and the valid-counting modes; 16 pixels per vector where <see cref="KernelSelection.VectorOutputTransform"/>
-    /// (AVX-512F), pixel by pixel otherwise (this machine without AVX-512, and CI's fallback legs).
+    /// (AVX-512F), 8 where <see cref="KernelSelection.Avx2OutputTransform"/> (AVX2 and FMA without AVX-512: this
+    /// project's machines), pixel by pixel otherwise (CI's leg without intrinsics).
     /// </summary>
     public unsafe class OutputTransformTests
     {

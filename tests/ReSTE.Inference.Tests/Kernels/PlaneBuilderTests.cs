@@ -10,7 +10,8 @@ namespace ReSTE.Inference.Tests.Kernels
     /// The tap-plane builders (Engine/BConv2d/*PlaneBuilder.cs) against plain loops: for channel c, tap (ky, kx) and sign
     /// s, bit p of the plane is whether the input at output pixel p's tap has sign s (P: &gt; 0, N: &lt; 0), 0 in the
     /// padding; each builder also reports whether an input is in neither plane. Every builder is called directly, also
-    /// where <see cref="KernelSelection"/> would not choose it (the aligned builder runs on Vector512 in software there).
+    /// where <see cref="KernelSelection"/> would not choose it (the aligned builder runs on Vector512 in software there;
+    /// with AVX2 and no AVX-512 its shifts are 256-bit, <see cref="KernelSelection.Avx2RowShifts"/>).
     /// </summary>
     public unsafe class PlaneBuilderTests
     {

@@ -10,7 +10,7 @@ namespace ReSTE.Inference.Engine.BConv2d
     /// Writes dot·β (one rounding, as libtorch's eval-mode layer computes it) and the fused element-wise ops, 16
     /// pixels at a time, straight from the counts.
     /// </summary>
-    internal sealed unsafe class OutputTransform : BitPlaneConv.Sink
+    internal sealed unsafe partial class OutputTransform : BitPlaneConv.Sink
     {
         public float* Output;
         public int OutStride;
@@ -32,7 +32,10 @@ namespace ReSTE.Inference.Engine.BConv2d
             // out + shortcut, as the block's add rounds it, while the plane is still in L1.
             int n = counts.Length, i = 0;
             float* y = Output + (long)image * OutStride + (long)o * n, sc = Shortcut + (long)image * ShortcutStride + (long)o * n;
-            for (; i + 16 <= n; i += 16) (Vector512.Load(y + i) + Vector512.Load(sc + i)).Store(y + i);
+            if (KernelSelection.Avx2Float)
+                for (; i + 8 <= n; i += 8) (Vector256.Load(y + i) + Vector256.Load(sc + i)).Store(y + i);
+            else
+                for (; i + 16 <= n; i += 16) (Vector512.Load(y + i) + Vector512.Load(sc + i)).Store(y + i);
             for (; i < n; i++) y[i] += sc[i];
         }
 
@@ -58,6 +61,8 @@ namespace ReSTE.Inference.Engine.BConv2d
                         ? counts.Sign > 0 ? SetLoop<PlusSign, ScaleOnly>(counts, y, vs, a, b) : SetLoop<MinusSign, ScaleOnly>(counts, y, vs, a, b)
                         : CountLoop<ScaleOnly>(counts, y, vs, a, b);
             }
+            else if (KernelSelection.Avx2OutputTransform)
+                i = WritePlane256(counts, y, s, fusedOp is { } f ? f.A![o] : 0, fusedOp is { } g ? g.B![o] : 0, fusedOp is not null);
             if (fusedOp is { } fused)
             {
                 for (; i < n; i++) y[i] = fused.Apply(Epilogue[0].Apply(counts.Dot(i) * s, o), o);

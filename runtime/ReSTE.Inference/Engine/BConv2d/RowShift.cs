@@ -28,7 +28,9 @@ namespace ReSTE.Inference.Engine.BConv2d
         internal static void ShiftRows<T>(byte* src, byte* dst, int bytes, int dx) where T : unmanaged, IBinaryInteger<T>
         {
             int i = 0;
-            for (; i + 64 <= bytes; i += 64) Shift(Vector512.Load((T*)(src + i)), dx).Store((T*)(dst + i));
+            // With AVX2 and no hardware Vector512, whole 32-byte vectors only (a Vector512 would run in software).
+            if (!KernelSelection.Avx2RowShifts)
+                for (; i + 64 <= bytes; i += 64) Shift(Vector512.Load((T*)(src + i)), dx).Store((T*)(dst + i));
             for (; i + 32 <= bytes; i += 32) Shift(Vector256.Load((T*)(src + i)), dx).Store((T*)(dst + i));
             for (; i + 16 <= bytes; i += 16) Shift(Vector128.Load((T*)(src + i)), dx).Store((T*)(dst + i));
             if (i + 8 <= bytes)

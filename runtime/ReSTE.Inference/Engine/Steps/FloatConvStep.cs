@@ -56,7 +56,8 @@ namespace ReSTE.Inference.Engine.Steps
                 for (int r = 0; r < ih; r++)
                     new ReadOnlySpan<float>(x + (c * ih + r) * iw, iw).CopyTo(new Span<float>(xp + (c * ph + r + Pad) * pw + Pad, iw));
             int o = 0;
-            if (Stride == 1 && ow >= 32)
+            if (Stride == 1 && ow >= 16 && KernelSelection.Avx2Float) o = Spatial256(y, wt, xp);
+            else if (Stride == 1 && ow >= 32)
             {
                 // Four output channels × 32 pixels at a time: eight independent accumulators, one input load for
                 // four FMAs. (One accumulator at a time waited on each FMA's latency: the stem took a sixth of
@@ -105,6 +106,54 @@ namespace ReSTE.Inference.Engine.Steps
             }
         }
 
+        /// <summary>
+        /// <see cref="RunSpatial"/>'s four output channels at a time with AVX2: 4 channels × 16 pixels, eight 8-float
+        /// accumulators, each output summing bias, then (ky, kx, c) in order with one FMA each (the same floats); returns
+        /// the channels done (a multiple of 4), each with its epilogue applied.
+        /// </summary>
+        int Spatial256(float* y, float* wt, float* xp)
+        {
+            int ci = InShape.C, oh = OutShape.H, ow = OutShape.W, plane = oh * ow;
+            int ph = InShape.H + 2 * Pad, pw = InShape.W + 2 * Pad, taps = KH * KW;
+            int wide = ow / 16 * 16, stride = ci * taps, o = 0;
+            for (; o + 4 <= OutShape.C; o += 4)
+            {
+                float* w0 = wt + (long)o * stride;
+                var bias0 = Vector256.Create(Bias[o]); var bias1 = Vector256.Create(Bias[o + 1]);
+                var bias2 = Vector256.Create(Bias[o + 2]); var bias3 = Vector256.Create(Bias[o + 3]);
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < wide; ox += 16)
+                    {
+                        Vector256<float> a0 = bias0, b0 = bias0, a1 = bias1, b1 = bias1, a2 = bias2, b2 = bias2, a3 = bias3, b3 = bias3;
+                        for (int ky = 0; ky < KH; ky++)
+                            for (int kx = 0; kx < KW; kx++)
+                                for (int c = 0; c < ci; c++)
+                                {
+                                    float* src = xp + (c * ph + oy + ky) * pw + ox + kx;
+                                    var lo = Vector256.Load(src); var hi = Vector256.Load(src + 8);
+                                    float* w = w0 + c * taps + ky * KW + kx;
+                                    var v0 = Vector256.Create(w[0]); var v1 = Vector256.Create(w[stride]);
+                                    var v2 = Vector256.Create(w[2 * stride]); var v3 = Vector256.Create(w[3 * stride]);
+                                    a0 = Vector256.FusedMultiplyAdd(lo, v0, a0); b0 = Vector256.FusedMultiplyAdd(hi, v0, b0);
+                                    a1 = Vector256.FusedMultiplyAdd(lo, v1, a1); b1 = Vector256.FusedMultiplyAdd(hi, v1, b1);
+                                    a2 = Vector256.FusedMultiplyAdd(lo, v2, a2); b2 = Vector256.FusedMultiplyAdd(hi, v2, b2);
+                                    a3 = Vector256.FusedMultiplyAdd(lo, v3, a3); b3 = Vector256.FusedMultiplyAdd(hi, v3, b3);
+                                }
+                        float* dst = y + o * plane + oy * ow + ox;
+                        a0.Store(dst); b0.Store(dst + 8);
+                        a1.Store(dst + plane); b1.Store(dst + plane + 8);
+                        a2.Store(dst + 2 * plane); b2.Store(dst + 2 * plane + 8);
+                        a3.Store(dst + 3 * plane); b3.Store(dst + 3 * plane + 8);
+                    }
+                for (int j = 0; j < 4; j++)
+                {
+                    if (wide < ow) SpatialChannel(o + j, wide, y, wt, xp);
+                    Pointwise.Apply(Epilogue, y + (o + j) * plane, plane, o + j);
+                }
+            }
+            return o;
+        }
+
         /// <summary>Output channel <paramref name="o"/>, columns from <paramref name="fromX"/> on, of every row.</summary>
         void SpatialChannel(int o, int fromX, float* y, float* wt, float* xp)
         {
@@ -116,7 +165,18 @@ namespace ReSTE.Inference.Engine.Steps
             {
                 float* dst = y + o * plane + oy * ow;
                 int ox = fromX;
-                if (s == 1)
+                if (s == 1 && KernelSelection.Avx2Float)
+                    for (; ox + 8 <= ow; ox += 8)
+                    {
+                        var acc = Vector256.Create(bias);
+                        for (int ky = 0; ky < KH; ky++)
+                            for (int kx = 0; kx < KW; kx++)
+                                for (int c = 0; c < ci; c++)
+                                    acc = Vector256.FusedMultiplyAdd(Vector256.Load(xp + (c * ph + oy + ky) * pw + ox + kx),
+                                        Vector256.Create(w[c * taps + ky * KW + kx]), acc);
+                        acc.Store(dst + ox);
+                    }
+                else if (s == 1)
                     for (; ox + 16 <= ow; ox += 16)
                     {
                         var acc = Vector512.Create(bias);
@@ -155,6 +215,19 @@ namespace ReSTE.Inference.Engine.Steps
                 float* w = wt + (long)o * ci;
                 float* dst = y + o * plane;
                 int p = 0;
+                if (KernelSelection.Avx2Float)
+                    for (; p + 8 <= plane; p += 8)
+                    {
+                        var acc = Vector256.Create(Bias[o]);
+                        for (int c0 = 0; c0 < ci; c0 += block)
+                        {
+                            var part = c0 == 0 ? acc : Vector256<float>.Zero;
+                            for (int c = c0, c1 = Math.Min(ci, c0 + block); c < c1; c++)
+                                part = Vector256.FusedMultiplyAdd(Vector256.Load(xg + c * plane + p), Vector256.Create(w[c]), part);
+                            acc = c0 == 0 ? part : acc + part;
+                        }
+                        acc.Store(dst + p);
+                    }
                 for (; p + 16 <= plane; p += 16)
                 {
                     var acc = Vector512.Create(Bias[o]);

@@ -28,7 +28,9 @@ namespace ReSTE.Inference.Engine.Steps
                             // The window's rows and columns inside the input: padding is −∞, which never wins (a
                             // window always holds at least one input pixel, since padding ≤ kernel / 2).
                             int y0 = oy * s - p, ky0 = Math.Max(0, -y0), ky1 = Math.Min(k, ih - y0);
-                            for (int ox = 0; ox < ow; ox++)
+                            int ox = 0;
+                            if (k == 2 && s == 2 && p == 0 && KernelSelection.Avx2MaxPool) ox = MaxPool2x2Avx2.Row(x + 2 * oy * iw, iw, y + oy * ow, ow);
+                            for (; ox < ow; ox++)
                             {
                                 int x0 = ox * s - p, kx0 = Math.Max(0, -x0), kx1 = Math.Min(k, iw - x0);
                                 float* w = x + (long)y0 * iw + x0;

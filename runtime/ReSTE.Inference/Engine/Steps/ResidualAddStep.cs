@@ -31,7 +31,10 @@ namespace ReSTE.Inference.Engine.Steps
                         if (Stride == 1 && sp == plane)
                         {
                             int p = 0;
-                            for (; p + 16 <= plane; p += 16) (Vector512.Load(d + p) + Vector512.Load(a + p)).Store(d + p);
+                            if (KernelSelection.Avx2Float)
+                                for (; p + 8 <= plane; p += 8) (Vector256.Load(d + p) + Vector256.Load(a + p)).Store(d + p);
+                            else
+                                for (; p + 16 <= plane; p += 16) (Vector512.Load(d + p) + Vector512.Load(a + p)).Store(d + p);
                             for (; p < plane; p++) d[p] += a[p];
                         }
                         else if (Stride == 2 && w % 16 == 0 && sw >= 2 * w && KernelSelection.StridedShortcutPermute)
