@@ -93,7 +93,7 @@ namespace ReSTE.Samples
         public static readonly Option<string?> Weights = new("--weights") { Description = "A PyTorch state dict saved as safetensors (reference names)", HelpName = "path" };
         public static readonly Option<int> Steps = new("--steps") { Description = "Timed training steps", HelpName = "N", DefaultValueFactory = _ => 20 };
         public static readonly Option<int> WarmupSteps = new("--warmup-steps") { Description = "Untimed steps first", HelpName = "N", DefaultValueFactory = _ => 3 };
-        public static readonly Option<string> EvalWith = new("--eval") { Description = "Evaluation forward: auto (on a CPU with AVX-512, 1W/1A models packed in memory and run on the XNOR engine; else TorchSharp), engine (wherever the model packs), torch", HelpName = "auto|engine|torch", DefaultValueFactory = _ => "auto" };
+        public static readonly Option<string> EvalWith = new("--eval") { Description = "Evaluation forward: auto (on a CPU with AVX-512 or AVX2, 1W/1A models packed in memory and run on the XNOR engine; else TorchSharp), engine (wherever the model packs), torch", HelpName = "auto|engine|torch", DefaultValueFactory = _ => "auto" };
         public static readonly Option<bool> PrintLosses = new("--losses") { Description = "Print every step's loss (round-trip digits; kept on the device, read once at the end)" };
 
         public static RootCommand Build(Func<ParseResult, int> train, Func<ParseResult, int> eval, Func<ParseResult, int> bench)

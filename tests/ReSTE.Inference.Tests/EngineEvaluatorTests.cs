@@ -110,13 +110,13 @@ namespace ReSTE.Inference.Tests
             var forced = new EngineEvaluator(EngineEval.PackerFor("resnet20"), EvaluationChoice.TorchSharp).Evaluate(model, batches, 64, CPU);
             Assert.Equal("TorchSharp: asked for", forced.Describe());
 
-            // Auto takes the engine only where its fast path runs (AVX-512).
+            // Auto takes the engine only where its fast kernels run (AVX-512, or AVX2 with FMA and BMI2).
             var auto = new EngineEvaluator(EngineEval.PackerFor("resnet20"), EvaluationChoice.Auto).Evaluate(model, batches, 64, CPU);
             if (EngineEvaluator.EngineIsFast) Assert.Equal(EvaluationPath.Engine, auto.Path);
             else
             {
                 Assert.Equal(EvaluationPath.TorchSharp, auto.Path);
-                Assert.Contains("no AVX-512", auto.Reason);
+                Assert.Contains("neither AVX-512 nor AVX2", auto.Reason);
             }
         }
 

@@ -140,6 +140,16 @@ namespace ReSTE.Inference.Engine
         /// <summary>Runs step <paramref name="index"/> alone on the group in <paramref name="ws"/> (a per-step profile times each).</summary>
         internal void RunStep(Workspace ws, int index, int n) => _steps[index].Run(ws, n);
 
+        /// <summary>
+        /// Whether this CPU runs the engine's fast kernels (AVX-512F + AVX-512BW, or AVX2 with FMA and BMI2); without
+        /// them the portable paths run, slower than TorchSharp's oneDNN. <c>DOTNET_EnableAVX512F=0</c> selects the AVX2
+        /// paths, <c>DOTNET_EnableHWIntrinsic=0</c> the portable ones.
+        /// </summary>
+        public static bool HasFastKernels => KernelSelection.FastPaths;
+
+        /// <summary>The instruction-set paths the engine takes on this CPU, for example "Vector512 no, …, AVX2 yes, …; transpose: vpshufb + vpcmpeqb; …".</summary>
+        public static string KernelPaths => KernelSelection.Describe();
+
         /// <summary>The index of the largest value (the first one on ties).</summary>
         public static int ArgMax(ReadOnlySpan<float> values)
         {

@@ -23,9 +23,9 @@ namespace ReSTE.Runtime.Deploy
     /// <summary>Which forward evaluates: the engine where it is faster (auto), the engine whenever it can run, or TorchSharp.</summary>
     public enum EvaluationChoice
     {
-        /// <summary>The engine on a CPU with AVX-512 (its fast path), where the model can be packed; TorchSharp otherwise.</summary>
+        /// <summary>The engine on a CPU where its fast kernels run (AVX-512, or AVX2 with FMA and BMI2), where the model can be packed; TorchSharp otherwise.</summary>
         Auto,
-        /// <summary>The engine wherever the model can be packed and the data is on the CPU (its portable path without AVX-512 is slower than TorchSharp).</summary>
+        /// <summary>The engine wherever the model can be packed and the data is on the CPU (its portable path, on a CPU with neither AVX-512 nor AVX2, is slower than TorchSharp).</summary>
         Engine,
         /// <summary>Always the TorchSharp forward.</summary>
         TorchSharp,
@@ -77,8 +77,8 @@ namespace ReSTE.Runtime.Deploy
 
         public EvaluationChoice Choice { get; }
 
-        /// <summary>Whether this CPU runs the engine's fast path (AVX-512; without it the portable path is slower than TorchSharp's oneDNN).</summary>
-        public static bool EngineIsFast => System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported;
+        /// <summary>Whether this CPU runs the engine's fast kernels (<see cref="InferenceEngine.HasFastKernels"/>: AVX-512, or AVX2 with FMA and BMI2; without them the portable paths are slower than TorchSharp's oneDNN).</summary>
+        public static bool EngineIsFast => InferenceEngine.HasFastKernels;
         public Action<int, int>? Progress { get; set; }
         public int Threads { get; }
 
@@ -98,7 +98,7 @@ namespace ReSTE.Runtime.Deploy
             if (layers.Count == 0) return "the model has no binary layer";
             var fp = layers.Where(l => !l.Layer.BinarizesActivations).Select(l => l.Name).ToList();
             if (fp.Count > 0) return $"1W/32A layers ({fp[0]}{(fp.Count > 1 ? $" and {fp.Count - 1} more" : "")}): the engine runs 1W/1A models";
-            if (Choice == EvaluationChoice.Auto && !EngineIsFast) return "this CPU has no AVX-512, without which the XNOR engine is slower than TorchSharp";
+            if (Choice == EvaluationChoice.Auto && !EngineIsFast) return "this CPU has neither AVX-512 nor AVX2 with FMA and BMI2, without which the XNOR engine is slower than TorchSharp";
             return null;
         }
 

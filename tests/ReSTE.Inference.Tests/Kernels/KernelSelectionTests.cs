@@ -37,6 +37,10 @@ namespace ReSTE.Inference.Tests.Kernels
                 Assert.Equal(avx2Only, avx2);
             Assert.Equal(avx2Only && Fma.IsSupported, KernelSelection.Avx2OutputTransform);
             Assert.Equal(avx2Only && Fma.IsSupported, KernelSelection.Avx2Float);
+            // The fast kernels (what `eval --eval auto` takes the engine for): AVX-512, or the AVX2 paths with FMA and BMI2.
+            Assert.Equal((Avx512F.IsSupported && Avx512BW.IsSupported) || (avx2Only && Fma.IsSupported && Bmi2.X64.IsSupported), KernelSelection.FastPaths);
+            Assert.Equal(KernelSelection.FastPaths, InferenceEngine.HasFastKernels);
+            Assert.Equal(KernelSelection.Describe(), InferenceEngine.KernelPaths);
             if (Vector512.IsHardwareAccelerated) Assert.DoesNotContain("AVX2 carry-save", KernelSelection.Describe());
             Assert.Contains($"AVX2 {(Avx2.IsSupported ? "yes" : "no")}", KernelSelection.Describe());
             Assert.Contains($"AVX-512F {(Avx512F.IsSupported ? "yes" : "no")}", KernelSelection.Describe());
@@ -101,6 +105,7 @@ namespace ReSTE.Inference.Tests.Kernels
             Assert.False(KernelSelection.Avx2Transpose);
             Assert.False(KernelSelection.Avx2OutputTransform);
             Assert.False(KernelSelection.Avx2Float);
+            Assert.False(InferenceEngine.HasFastKernels);
             Assert.Contains("AVX2 no", KernelSelection.Describe());
             Assert.Contains("counting: portable carry-save adders", KernelSelection.Describe(), StringComparison.Ordinal);
             Assert.EndsWith("generic planes]", Assert.Single(AlignedEngine().Steps), StringComparison.Ordinal);
