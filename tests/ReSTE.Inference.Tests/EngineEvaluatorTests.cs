@@ -18,7 +18,8 @@ namespace ReSTE.Inference.Tests
     /// <summary>
     /// Evaluation through the XNOR engine (the model packed in memory) against the TorchSharp eval forward on CIFAR-10
     /// test images: the same loss, top-1, top-5 and every prediction; ResNet-20 and Bi-Real ResNet-20 on the whole test
-    /// set, ResNet-18 and VGG-small on 500 images (TorchSharp takes ~20 ms per image for them here). And the fall-backs
+    /// set, ResNet-18 and VGG-small on 500 images (TorchSharp takes ~20 ms per image for them here), a user's model on
+    /// 1,000. And the fall-backs
     /// to TorchSharp, each with its reason.
     /// </summary>
     public sealed class EngineEvaluatorTests
@@ -53,6 +54,18 @@ namespace ReSTE.Inference.Tests
             var e = engine.Evaluate(model, EvaluationBatches.Of(test, 250), test.Count, CPU, keepPredictions: true);
             var t = torchSide.Evaluate(model, EvaluationBatches.Of(test, 250), test.Count, CPU, keepPredictions: true);
             _out.WriteLine($"{name}, {count} images: engine loss {e.Loss:R} top-1 {e.Top1} top-5 {e.Top5}; TorchSharp loss {t.Loss:R} top-1 {t.Top1} top-5 {t.Top5}");
+            AssertSameEvaluation(e, t, count);
+            // Progress: from 0 to the whole set, never backwards.
+            Assert.Equal((0, count), progress[0]);
+            Assert.Equal((count, count), progress[^1]);
+            Assert.True(progress.Zip(progress.Skip(1)).All(p => p.First.Done <= p.Second.Done));
+            Assert.Equal(1 + (count + 249) / 250, progress.Count);
+            Assert.True(model.training, "the evaluation left the model in eval mode");
+        }
+
+        /// <summary>The engine's evaluation <paramref name="e"/> equals TorchSharp's <paramref name="t"/>: every prediction, top-1, top-5, the loss within 1e-6 relative.</summary>
+        static void AssertSameEvaluation(EvaluationReport e, EvaluationReport t, int count)
+        {
             Assert.Equal(EvaluationPath.Engine, e.Path);
             Assert.Null(e.Reason);
             Assert.Equal(EvaluationPath.TorchSharp, t.Path);
@@ -67,12 +80,39 @@ namespace ReSTE.Inference.Tests
             // sums) shows the logits agree, also where a random model gives most images one class (VGG-small).
             Assert.True(Math.Abs(e.Loss - t.Loss) <= 1e-6 * Math.Max(1, Math.Abs(t.Loss)), $"loss {e.Loss} vs {t.Loss}");
             Assert.True(e.Loss > 0 && double.IsFinite(e.Loss));
-            // Progress: from 0 to the whole set, never backwards.
-            Assert.Equal((0, count), progress[0]);
-            Assert.Equal((count, count), progress[^1]);
-            Assert.True(progress.Zip(progress.Skip(1)).All(p => p.First.Done <= p.Second.Done));
-            Assert.Equal(1 + (count + 249) / 250, progress.Count);
-            Assert.True(model.training, "the evaluation left the model in eval mode");
+        }
+
+        /// <summary>
+        /// A user's model, not a sample's: a Sequential of TorchSharp modules, the runtime's binary convolution and
+        /// Linear, and a residual block with its own forward (<see cref="AddBlock"/>), packed by the model-driven
+        /// exporter (no export code naming it) and evaluated on 1,000 CIFAR-10 test images.
+        /// </summary>
+        [Fact]
+        public void A_user_model_evaluates_through_the_engine_as_through_TorchSharp()
+        {
+            manual_seed(11);
+            var model = nn.Sequential(
+                ("stem", nn.Conv2d(3, 16, 3, padding: 1, bias: false)),
+                ("bn0", nn.BatchNorm2d(16)),
+                ("pool0", nn.MaxPool2d(2, 2)),
+                ("conv1", new ReSTE.TestSupport.TestBinaryConv2d(16, 32, 3, 1, 1)),
+                ("bn1", nn.BatchNorm2d(32)),
+                ("block", new AddBlock(32)),
+                ("pool1", nn.MaxPool2d(2, 2)),
+                ("flatten", nn.Flatten()),
+                ("fc1", new ReSTE.TestSupport.TestBinaryLinear(32 * 8 * 8, 64, new ReSTE.Runtime.Estimators.ReSTEEstimator())),
+                ("bn2", nn.BatchNorm1d(64)),
+                ("fc", nn.Linear(64, 10)));
+            TorchTestUtil.RandomizeBatchNorms(model, 11);
+            const int count = 1000;
+            using var test = new DeviceCifar(Cifar10.Load(DataFolder, Cifar10Split.Test, count), CPU);
+            ModelPacker packer = m => ModelExporter.Export(m, new[] { 3, 32, 32 });
+            var e = new EngineEvaluator(packer, EvaluationChoice.Engine).Evaluate(model, EvaluationBatches.Of(test, 250), count, CPU, keepPredictions: true);
+            var t = new EngineEvaluator(packer, EvaluationChoice.TorchSharp).Evaluate(model, EvaluationBatches.Of(test, 250), count, CPU, keepPredictions: true);
+            _out.WriteLine($"user model, {count} images: engine loss {e.Loss:R} top-1 {e.Top1} top-5 {e.Top5}; TorchSharp loss {t.Loss:R} top-1 {t.Top1} top-5 {t.Top5}");
+            AssertSameEvaluation(e, t, count);
+            // Not one class for every image (a check that the comparison has something to compare).
+            Assert.True(e.Predictions!.Distinct().Count() > 1, "every image got the same class");
         }
 
         [Fact]
