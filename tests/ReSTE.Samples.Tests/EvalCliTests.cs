@@ -49,7 +49,7 @@ namespace ReSTE.Samples.Tests
             var a = numbers.Match(aout);
             Assert.True(a.Success, aout);
             Assert.Equal(t.Groups[1].Value, a.Groups[1].Value);
-            Assert.Equal(ReSTE.Runtime.Deploy.EngineEvaluator.EngineIsFast ? "XNOR engine" : "TorchSharp: this CPU has neither AVX-512 nor AVX2 with FMA and BMI2", a.Groups[2].Value.Split(',')[0]);
+            Assert.Equal(ReSTE.Inference.Engine.InferenceEngine.HasFastKernels ? "XNOR engine" : "TorchSharp: this CPU has neither AVX-512 nor AVX2 with FMA and BMI2", a.Groups[2].Value.Split(',')[0]);
         }
 
         [Fact]

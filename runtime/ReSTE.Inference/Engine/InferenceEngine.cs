@@ -147,9 +147,6 @@ namespace ReSTE.Inference.Engine
         /// </summary>
         public static bool HasFastKernels => KernelSelection.FastPaths;
 
-        /// <summary>The instruction-set paths the engine takes on this CPU, for example "Vector512 no, …, AVX2 yes, …; transpose: vpshufb + vpcmpeqb; …".</summary>
-        public static string KernelPaths => KernelSelection.Describe();
-
         /// <summary>The index of the largest value (the first one on ties).</summary>
         public static int ArgMax(ReadOnlySpan<float> values)
         {

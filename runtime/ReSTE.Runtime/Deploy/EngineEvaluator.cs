@@ -77,8 +77,6 @@ namespace ReSTE.Runtime.Deploy
 
         public EvaluationChoice Choice { get; }
 
-        /// <summary>Whether this CPU runs the engine's fast kernels (<see cref="InferenceEngine.HasFastKernels"/>: AVX-512, or AVX2 with FMA and BMI2; without them the portable paths are slower than TorchSharp's oneDNN).</summary>
-        public static bool EngineIsFast => InferenceEngine.HasFastKernels;
         public Action<int, int>? Progress { get; set; }
         public int Threads { get; }
 
@@ -98,7 +96,7 @@ namespace ReSTE.Runtime.Deploy
             if (layers.Count == 0) return "the model has no binary layer";
             var fp = layers.Where(l => !l.Layer.BinarizesActivations).Select(l => l.Name).ToList();
             if (fp.Count > 0) return $"1W/32A layers ({fp[0]}{(fp.Count > 1 ? $" and {fp.Count - 1} more" : "")}): the engine runs 1W/1A models";
-            if (Choice == EvaluationChoice.Auto && !EngineIsFast) return "this CPU has neither AVX-512 nor AVX2 with FMA and BMI2, without which the XNOR engine is slower than TorchSharp";
+            if (Choice == EvaluationChoice.Auto && !InferenceEngine.HasFastKernels) return "this CPU has neither AVX-512 nor AVX2 with FMA and BMI2, without which the XNOR engine is slower than TorchSharp";
             return null;
         }
 
